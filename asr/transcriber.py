@@ -1,0 +1,129 @@
+"""The ASR stage: windows in (from any number of streams), timed transcript segments out.
+
+Per window: VAD finds speech; the span from the first to the last word (plus padding) becomes
+one chunk, with long non-speech stretches inside it silenced so Whisper has nothing to invent
+from. Chunks from consecutive windows, whatever their stream, are decoded `batch_size` at a
+time. Results come back in input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from asr.batch_decode import ChunkResult, DecodeOptions, decode_chunks
+from asr.chinese import is_chinese_lang, to_simplified
+from asr.hallucination import GuardOptions, compression_ratio, hallucination_reason
+from asr.types import Segment
+from asr.vad import SpeechDetector, VadOptions
+from asr.whisper_model import LoadedWhisper
+from ingest.decode import SAMPLE_RATE
+from ingest.windows import Window
+
+__all__ = ["AsrOptions", "WindowTranscript", "Transcriber", "prepare_chunk"]
+
+SILENCE_GAP_S = 1.0  # non-speech stretches longer than this inside a chunk are zeroed
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    batch_size: int = 8  # chunks per Whisper call; larger = more throughput, more latency
+    decode: DecodeOptions = field(default_factory=DecodeOptions)
+    vad: VadOptions = field(default_factory=VadOptions)
+    guards: GuardOptions = field(default_factory=GuardOptions)
+    use_vad: bool = True  # off: every window is decoded whole (for benchmarks against plain Whisper)
+
+    def __post_init__(self):
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+@dataclass
+class WindowTranscript:
+    window: Window
+    segments: list[Segment]
+    speech_s: float  # seconds VAD found speech in
+
+
+@dataclass
+class _Chunk:
+    window: Window
+    offset: int  # first sample of the chunk inside the window
+    audio: np.ndarray
+    spans: list[tuple[int, int]]  # speech spans, chunk-relative samples
+
+
+def prepare_chunk(window: Window, spans: list[tuple[int, int]]) -> _Chunk | None:
+    """The part of the window Whisper should hear, or None when there is no speech."""
+    if not spans:
+        return None
+    start, end = spans[0][0], spans[-1][1]
+    audio = window.audio[start:end].copy()
+    gap = int(SILENCE_GAP_S * SAMPLE_RATE)
+    rel = [(s - start, e - start) for s, e in spans]
+    for (_, prev_end), (next_start, _) in zip(rel, rel[1:]):
+        if next_start - prev_end > gap:
+            audio[prev_end:next_start] = 0.0
+    return _Chunk(window, start, audio, rel)
+
+
+def _overlaps_speech(t0: float, t1: float, spans: list[tuple[int, int]]) -> bool:
+    a, b = int(t0 * SAMPLE_RATE), int(t1 * SAMPLE_RATE)
+    return any(s < b and a < e for s, e in spans) or (a == b and any(s <= a <= e for s, e in spans))
+
+
+class Transcriber:
+    def __init__(self, whisper: LoadedWhisper, opts: AsrOptions = AsrOptions(), vad: SpeechDetector | None = None):
+        self.whisper = whisper
+        self.opts = opts
+        self.vad = vad or (SpeechDetector(opts.vad) if opts.use_vad else None)
+
+    @property
+    def model_id(self) -> str:
+        return self.whisper.model_id
+
+    def _chunk(self, window: Window) -> _Chunk | None:
+        if self.vad is None:
+            return _Chunk(window, 0, window.audio, [(0, len(window.audio))]) if len(window.audio) else None
+        return prepare_chunk(window, self.vad.spans(window.audio))
+
+    def _segments(self, chunk: _Chunk, result: ChunkResult) -> list[Segment]:
+        zh = is_chinese_lang(result.language)
+        base = chunk.window.t0 + chunk.offset / SAMPLE_RATE
+        out = []
+        for raw in result.segments:
+            text = to_simplified(raw.text) if zh else raw.text
+            reason = hallucination_reason(text, result.avg_logprob, result.no_speech_prob, result.compression_ratio,
+                                          _overlaps_speech(raw.start, raw.end, chunk.spans), self.opts.guards)
+            out.append(Segment(
+                stream_id=chunk.window.stream_id, t0=round(base + raw.start, 3), t1=round(base + raw.end, 3),
+                text=text, lang="zh" if zh else result.language, avg_logprob=round(result.avg_logprob, 4),
+                no_speech_prob=round(result.no_speech_prob, 4),
+                compression_ratio=round(compression_ratio(text), 3), hallucination=reason is not None,
+                hallucination_reason=reason, model_id=self.model_id))
+        return out
+
+    def _flush(self, pending: list[tuple[Window, _Chunk | None]]) -> Iterator[WindowTranscript]:
+        chunks = [c for _, c in pending if c is not None]
+        results = iter(decode_chunks(self.whisper.model, [c.audio for c in chunks], self.opts.decode))
+        for window, chunk in pending:
+            if chunk is None:
+                yield WindowTranscript(window, [], 0.0)
+                continue
+            speech = sum(e - s for s, e in chunk.spans) / SAMPLE_RATE
+            yield WindowTranscript(window, self._segments(chunk, next(results)), speech)
+
+    def transcribe(self, windows: Iterable[Window]) -> Iterator[WindowTranscript]:
+        pending: list[tuple[Window, _Chunk | None]] = []
+        n_chunks = 0
+        for window in windows:
+            chunk = self._chunk(window)
+            pending.append((window, chunk))
+            n_chunks += chunk is not None
+            if n_chunks >= self.opts.batch_size:
+                yield from self._flush(pending)
+                pending, n_chunks = [], 0
+        if pending:
+            yield from self._flush(pending)

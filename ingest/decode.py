@@ -1,0 +1,176 @@
+"""Decoding any FFmpeg-readable file into 16 kHz mono audio blocks and sampled video frames.
+
+PyAV carries its own FFmpeg, so every container and codec that FFmpeg reads works here.
+Damage inside a file (a bad packet, a broken frame) is counted and skipped so that the rest
+of the recording is still checked; a file that cannot be opened at all raises MediaOpenError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+from liveguard.errors import MediaDecodeError, MediaOpenError, NoAudioStreamError
+
+__all__ = ["SAMPLE_RATE", "MediaInfo", "DecodeStats", "AudioBlock", "VideoFrame", "probe", "decode_media"]
+
+SAMPLE_RATE = 16000  # Hz: what Whisper, Silero VAD and the voiceprint models expect
+MAX_BAD_PACKETS = 1000  # past this many undecodable packets a file is declared broken
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: str
+    duration_s: float | None  # from the container; None for streams that do not say
+    format_name: str
+    audio_codec: str | None
+    video_codec: str | None
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_codec is not None
+
+
+@dataclass
+class DecodeStats:
+    bad_packets: int = 0
+    first_error: str | None = None
+    audio_samples: int = 0
+    video_frames: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    def record(self, exc: Exception) -> None:
+        self.bad_packets += 1
+        if self.first_error is None:
+            self.first_error = str(exc)
+
+
+@dataclass(frozen=True)
+class AudioBlock:
+    t0: float  # stream time of the first sample, seconds
+    samples: np.ndarray  # float32 mono at SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    t: float
+    image: np.ndarray  # uint8 RGB, H x W x 3
+
+
+def _open(path: str | Path) -> av.container.InputContainer:
+    p = Path(path)
+    if not p.exists():
+        raise MediaOpenError(f"{path}: no such file")
+    if p.is_dir():
+        raise MediaOpenError(f"{path}: is a directory")
+    try:
+        return av.open(str(p), mode="r", timeout=10.0)
+    except av.error.FFmpegError as exc:
+        raise MediaOpenError(f"{path}: not a readable media file ({exc.strerror or exc})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MediaOpenError(f"{path}: cannot open ({exc})") from exc
+
+
+def _info(path: str | Path, container) -> MediaInfo:
+    audio = container.streams.audio[0] if container.streams.audio else None
+    video = container.streams.video[0] if container.streams.video else None
+    duration = container.duration / av.time_base if container.duration else None
+    return MediaInfo(
+        path=str(path),
+        duration_s=duration,
+        format_name=container.format.name,
+        audio_codec=audio.codec_context.name if audio is not None else None,
+        video_codec=video.codec_context.name if video is not None else None,
+        width=video.codec_context.width if video is not None else None,
+        height=video.codec_context.height if video is not None else None,
+    )
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Open, describe, close. Raises MediaOpenError for anything that is not media."""
+    container = _open(path)
+    try:
+        return _info(path, container)
+    finally:
+        container.close()
+
+
+def _scaled_size(width: int, height: int, max_height: int) -> tuple[int, int]:
+    if height <= max_height:
+        return width, height
+    scale = max_height / height
+    return max(2, int(width * scale) // 2 * 2), max_height
+
+
+def decode_media(
+    path: str | Path,
+    frame_fps: float = 1.0,
+    frame_height: int = 360,
+    stats: DecodeStats | None = None,
+) -> Iterator[AudioBlock | VideoFrame]:
+    """Yield audio blocks and sampled frames in decode order, with stream times in seconds.
+
+    Stream time 0 is the container's start. `frame_fps <= 0` skips video decoding entirely.
+    Raises MediaOpenError / NoAudioStreamError before yielding anything when the file is unusable.
+    """
+    stats = stats if stats is not None else DecodeStats()
+    container = _open(path)
+    try:
+        info = _info(path, container)
+        if not info.has_audio:
+            raise NoAudioStreamError(f"{path}: no audio stream, nothing to transcribe")
+        audio_stream = container.streams.audio[0]
+        streams = [audio_stream]
+        video_stream = None
+        if info.has_video and frame_fps > 0:
+            video_stream = container.streams.video[0]
+            video_stream.thread_type = "AUTO"
+            streams.append(video_stream)
+        start = container.start_time / av.time_base if container.start_time else 0.0
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        next_frame_t = 0.0
+        audio_t: float | None = None  # stream time of the next resampled sample
+        for packet in container.demux(*streams):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                stats.record(exc)
+                if stats.bad_packets > MAX_BAD_PACKETS:
+                    raise MediaDecodeError(f"{path}: more than {MAX_BAD_PACKETS} undecodable packets "
+                                           f"(first: {stats.first_error})") from exc
+                continue
+            for frame in frames:
+                if packet.stream is audio_stream:
+                    if audio_t is None:
+                        audio_t = max(0.0, (frame.time or start) - start)
+                    for out in resampler.resample(frame):
+                        block = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                        yield AudioBlock(audio_t, block)
+                        audio_t += len(block) / SAMPLE_RATE
+                        stats.audio_samples += len(block)
+                elif frame.time is not None and frame.time - start >= next_frame_t:
+                    t = frame.time - start
+                    w, h = _scaled_size(frame.width, frame.height, frame_height)
+                    yield VideoFrame(t, frame.to_ndarray(format="rgb24", width=w, height=h))
+                    stats.video_frames += 1
+                    next_frame_t = t + 1.0 / frame_fps
+        for out in resampler.resample(None):  # flush the resampler's tail
+            block = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+            yield AudioBlock(audio_t or 0.0, block)
+            audio_t = (audio_t or 0.0) + len(block) / SAMPLE_RATE
+            stats.audio_samples += len(block)
+        if stats.audio_samples == 0:
+            raise MediaDecodeError(f"{path}: the audio stream decoded to nothing"
+                                   + (f" ({stats.first_error})" if stats.first_error else ""))
+    finally:
+        container.close()

