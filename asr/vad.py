@@ -6,6 +6,7 @@ Windows without speech never reach Whisper: that saves most of the compute on re
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,10 @@ class SpeechDetector:
         from silero_vad import load_silero_vad
 
         self.opts = opts
-        self.model = load_silero_vad(onnx=False)
+        with warnings.catch_warnings():
+            # torch 2.13 deprecates torch.jit.load, which is how Silero ships its model.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.model = load_silero_vad(onnx=False)
 
     def spans(self, audio: np.ndarray) -> list[tuple[int, int]]:
         if len(audio) < SAMPLE_RATE // 10:

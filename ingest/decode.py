@@ -7,6 +7,7 @@ of the recording is still checked; a file that cannot be opened at all raises Me
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,11 @@ def probe(path: str | Path) -> MediaInfo:
         container.close()
 
 
+def _pcm_to_float(frame) -> np.ndarray:
+    """Resampled s16 mono frame -> float32 samples in [-1, 1)."""
+    return frame.to_ndarray().reshape(-1).astype(np.float32) / 32768.0
+
+
 def _scaled_size(width: int, height: int, max_height: int) -> tuple[int, int]:
     if height <= max_height:
         return width, height
@@ -137,7 +143,9 @@ def decode_media(
             video_stream.thread_type = "AUTO"
             streams.append(video_stream)
         start = container.start_time / av.time_base if container.start_time else 0.0
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        # s16 output makes libswresample normalise its downmix matrix (for float output it does not,
+        # and stereo -> mono then sums L and R at +3 dB, pushing full-scale audio past +-1).
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         next_frame_t = 0.0
         audio_t: float | None = None  # stream time of the next resampled sample
         for packet in container.demux(*streams):
@@ -154,7 +162,7 @@ def decode_media(
                     if audio_t is None:
                         audio_t = max(0.0, (frame.time or start) - start)
                     for out in resampler.resample(frame):
-                        block = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                        block = _pcm_to_float(out)
                         yield AudioBlock(audio_t, block)
                         audio_t += len(block) / SAMPLE_RATE
                         stats.audio_samples += len(block)
@@ -163,9 +171,11 @@ def decode_media(
                     w, h = _scaled_size(frame.width, frame.height, frame_height)
                     yield VideoFrame(t, frame.to_ndarray(format="rgb24", width=w, height=h))
                     stats.video_frames += 1
-                    next_frame_t = t + 1.0 / frame_fps
+                    # next slot on a fixed grid of 1/frame_fps: stepping from `t` would drift by the
+                    # source frame period each time and keep fewer frames than asked for
+                    next_frame_t = (math.floor(t * frame_fps + 1e-6) + 1) / frame_fps
         for out in resampler.resample(None):  # flush the resampler's tail
-            block = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+            block = _pcm_to_float(out)
             yield AudioBlock(audio_t or 0.0, block)
             audio_t = (audio_t or 0.0) + len(block) / SAMPLE_RATE
             stats.audio_samples += len(block)

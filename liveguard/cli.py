@@ -1,0 +1,164 @@
+"""The `liveguard` command: parses arguments and calls library functions.
+
+It catches only LiveGuardError (printed as `error: <Type>: message`, exit 1); anything else is
+a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from liveguard.errors import LiveGuardError
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from asr import AsrOptions, DecodeOptions, Transcriber, load_whisper
+    from claims import RuleDetector, RuleSet
+    from ingest import WindowOptions, probe
+    from liveguard.report import scan_records, summary_table, write_records
+    from pipeline import collect_inputs, scan_file
+
+    paths = collect_inputs(args.paths, all_files=args.all_files)
+    if not paths:
+        print("error: no media files found in " + " ".join(args.paths), file=sys.stderr)
+        return 1
+    ruleset = RuleSet.from_files(args.rules) if args.rules else RuleSet.load_default()
+    detector = RuleDetector(ruleset)
+    transcriber = Transcriber(load_whisper(args.model, args.device),
+                              AsrOptions(batch_size=args.batch_size, decode=DecodeOptions(language=args.language)))
+    window_opts = WindowOptions(frame_fps=args.frame_fps)
+    sessions = None
+    if args.db != "none":
+        from serve import make_engine, make_sessionmaker, save_scan
+
+        sessions = make_sessionmaker(make_engine(args.db))
+
+    total = 0.0
+    for p in paths:  # for the progress bar only; a probe failure is reported by the scan itself
+        try:
+            total += probe(p).duration_s or 0.0
+        except LiveGuardError:
+            pass
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    scans, first, t_start = [], True, time.perf_counter()
+    bar = tqdm(total=round(total, 1), unit="audio-s", disable=args.quiet, file=sys.stderr, dynamic_ncols=True,
+               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} audio-s [{elapsed}<{remaining}] {postfix}")
+    try:
+        for i, path in enumerate(paths):
+            bar.set_postfix_str(f"file {i + 1}/{len(paths)}, {bar.n / 3600:.2f} audio-h")
+            scan = scan_file(path, transcriber, detector, window_opts, on_window=lambda s: bar.update(round(s, 1)))
+            scans.append(scan)
+            for message in scan.errors:
+                bar.write(f"error: {message}", file=sys.stderr)
+            first = write_records(out, scan_records(scan), args.format, first)
+            if sessions is not None:
+                with sessions() as session:
+                    save_scan(session, scan)
+    finally:
+        bar.close()
+        if args.format == "json":
+            out.write("[]\n" if first else "\n]\n")
+        if out is not sys.stdout:
+            out.close()
+    if not args.quiet:
+        print(summary_table(scans, time.perf_counter() - t_start), file=sys.stderr)
+    n_errors = sum(len(s.errors) for s in scans)
+    return 1 if args.strict and n_errors else 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from models import REGISTRY, cache_dir, prepare
+
+    if args.action == "list":
+        for spec in REGISTRY.values():
+            print(f"{spec.name:14s} {spec.task:5s} {spec.model_id:34s} {spec.license:6s} {spec.source}")
+        print(f"cache: {cache_dir()}")
+        return 0
+    names = args.names or [s.name for s in REGISTRY.values() if s.fmt == "ct2-whisper"]
+    for name in names:
+        path = prepare(name, force=args.force)
+        if not args.quiet:
+            print(f"{name}: {path}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from liveguard.bench_asr import format_bench, run_bench
+
+    res = run_bench(args.model, args.device, args.batch_size, args.repeat)
+    if args.json:
+        print(json.dumps({k: v for k, v in res.items() if k != "hyps"}, indent=2))
+    else:
+        print(format_bench(res))
+        if args.verbose:
+            for name, loop, batch in res["hyps"]:
+                print(f"{name}\n  loop:    {loop.strip()}\n  batched: {batch.strip()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="liveguard", description="Monitor live-commerce streams for illegal claims.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("scan", help="scan recorded streams (files or directories) for findings")
+    s.add_argument("paths", nargs="+", help="media files or directories (searched recursively)")
+    s.add_argument("--out", help="write the report here (default: stdout)")
+    s.add_argument("--format", choices=["jsonl", "json"], default="jsonl", help="JSON lines, or one JSON array")
+    s.add_argument("--db", default="sqlite:///liveguard.sqlite",
+                   help="SQLAlchemy URL to store findings in, or 'none' (default: %(default)s)")
+    s.add_argument("--strict", action="store_true", help="exit 1 when any file had an error")
+    s.add_argument("--model", default="whisper-base", help="registry name, .pt checkpoint, or openai-whisper name")
+    s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    s.add_argument("--language", default=None, help="force a language (zh, en); default: detect per window")
+    s.add_argument("--batch-size", type=int, default=8, help="windows per Whisper call")
+    s.add_argument("--frame-fps", type=float, default=1.0, help="video frames sampled per second (0: none)")
+    s.add_argument("--rules", nargs="+", help="rule files to use instead of the bundled ones")
+    s.add_argument("--all-files", action="store_true", help="in directories, try every file, not only media names")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    s.set_defaults(func=_cmd_scan)
+
+    m = sub.add_parser("models", help="list or prepare the registered model weights")
+    m.add_argument("action", choices=["list", "prepare"])
+    m.add_argument("names", nargs="*", help="models to prepare (default: all that need it)")
+    m.add_argument("--force", action="store_true", help="rebuild even if the cache looks good")
+    m.add_argument("-q", "--quiet", action="store_true")
+    m.set_defaults(func=_cmd_models)
+
+    b = sub.add_parser("bench", help="benchmarks")
+    bsub = b.add_subparsers(dest="bench", required=True)
+    ba = bsub.add_parser("asr", help="batched ASR vs a loop over whisper transcribe(), with WER/CER")
+    ba.add_argument("--model", default="whisper-base")
+    ba.add_argument("--device", default=None)
+    ba.add_argument("--batch-size", type=int, default=8)
+    ba.add_argument("--repeat", type=int, default=1, help="pass the clip set this many times")
+    ba.add_argument("--json", action="store_true")
+    ba.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except LiveGuardError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # option values rejected by an options dataclass
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Engine and sessions. SQLite needs no set-up; any SQLAlchemy URL (PostgreSQL) works the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+
+from liveguard.errors import ConfigError
+from serve.tables import Base
+
+__all__ = ["DEFAULT_DB_URL", "make_engine", "make_sessionmaker"]
+
+DEFAULT_DB_URL = "sqlite:///liveguard.sqlite"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers (the review UI) do not block the scanner
+    cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash loses no committed row
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str = DEFAULT_DB_URL) -> Engine:
+    try:
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, future=True)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        # Alembic migrations arrive with the review service; until then the tables are created here.
+        Base.metadata.create_all(engine)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise ConfigError(f"cannot open database {url!r}: {exc}") from exc
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+from whisper.tokenizer import get_tokenizer
+
+from asr.batch_decode import DecodeOptions, decode_chunks, split_segments
+from asr.transcriber import AsrOptions, Transcriber
+from ingest.decode import SAMPLE_RATE
+from ingest.windows import Window
+
+NO_FALLBACK = DecodeOptions(language="en", fallback_temperatures=())
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return get_tokenizer(True, language="en", task="transcribe")
+
+
+def _ts(tokenizer, seconds):
+    return tokenizer.timestamp_begin + int(round(seconds / 0.02))
+
+
+def test_split_segments_cuts_at_timestamp_pairs(tokenizer):
+    hello, world = tokenizer.encode(" hello there"), tokenizer.encode(" best tea")
+    tokens = [_ts(tokenizer, 0.0), *hello, _ts(tokenizer, 1.5), _ts(tokenizer, 1.5), *world, _ts(tokenizer, 3.2)]
+    segs = split_segments(tokens, tokenizer, duration=10.0)
+    assert [(s.start, s.end, s.text) for s in segs] == [(0.0, 1.5, "hello there"), (1.5, 3.2, "best tea")]
+
+
+def test_split_segments_open_end_and_no_timestamps(tokenizer):
+    words = tokenizer.encode(" only fifty left")
+    open_end = split_segments([_ts(tokenizer, 2.0), *words], tokenizer, duration=7.0)
+    assert [(s.start, s.end) for s in open_end] == [(2.0, 7.0)]
+    bare = split_segments(words, tokenizer, duration=4.0)
+    assert [(s.start, s.end, s.text) for s in bare] == [(0.0, 4.0, "only fifty left")]
+    # a timestamp past the chunk's end is clamped to it
+    clamped = split_segments([_ts(tokenizer, 0.0), *words, _ts(tokenizer, 29.0)], tokenizer, duration=5.0)
+    assert clamped[0].end == 5.0
+
+
+def test_batched_decode_matches_one_by_one(tiny_whisper):
+    rng = np.random.default_rng(1)
+    chunks = [rng.normal(0, 0.1, int(s * SAMPLE_RATE)).astype(np.float32) for s in (3.0, 11.5, 29.0)]
+    batched = decode_chunks(tiny_whisper.model, chunks, NO_FALLBACK)
+    single = [decode_chunks(tiny_whisper.model, [c], NO_FALLBACK)[0] for c in chunks]
+    assert len(batched) == 3
+    for b, s in zip(batched, single):
+        assert [x.text for x in b.segments] == [x.text for x in s.segments]
+        assert b.avg_logprob == pytest.approx(s.avg_logprob, abs=1e-3)
+
+
+def test_transcriber_keeps_order_and_streams_and_skips_silence(tiny_whisper):
+    class EverythingIsSpeech:  # VAD stand-in: the tiny model's output is what is under test
+        def spans(self, audio):
+            return [] if not np.any(audio) else [(0, len(audio))]
+
+    rng = np.random.default_rng(2)
+    noise = lambda s: rng.normal(0, 0.1, int(s * SAMPLE_RATE)).astype(np.float32)  # noqa: E731
+    windows = [Window("room-a", 0, 0.0, noise(5)), Window("room-b", 0, 100.0, noise(4)),
+               Window("room-a", 1, 5.0, np.zeros(5 * SAMPLE_RATE, np.float32)), Window("room-b", 1, 104.0, noise(6))]
+    t = Transcriber(tiny_whisper, AsrOptions(batch_size=2, decode=NO_FALLBACK), vad=EverythingIsSpeech())
+    out = list(t.transcribe(windows))
+    assert [(o.window.stream_id, o.window.index) for o in out] == [("room-a", 0), ("room-b", 0), ("room-a", 1),
+                                                                  ("room-b", 1)]
+    assert out[2].segments == [] and out[2].speech_s == 0
+    for o in out:
+        for seg in o.segments:
+            assert seg.stream_id == o.window.stream_id
+            assert o.window.t0 <= seg.t0 <= seg.t1 <= o.window.t1 + 1e-6
+            assert seg.model_id == tiny_whisper.model_id
+
+
+def test_batch_size_must_be_positive():
+    with pytest.raises(ValueError, match="batch_size"):
+        AsrOptions(batch_size=0)

@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+from asr.vad import SpeechDetector
+from ingest.decode import SAMPLE_RATE
+from tests.utils.media import librivox
+
+
+@pytest.fixture(scope="module")
+def vad():
+    return SpeechDetector()
+
+
+def test_silence_and_noise_have_no_speech(vad):
+    rng = np.random.default_rng(0)
+    assert vad.spans(np.zeros(10 * SAMPLE_RATE, np.float32)) == []
+    assert vad.spans(rng.normal(0, 0.01, 10 * SAMPLE_RATE).astype(np.float32)) == []
+
+
+def test_real_speech_is_found_where_it_is(vad):
+    speech = librivox()
+    audio = np.concatenate([np.zeros(3 * SAMPLE_RATE, np.float32), speech, np.zeros(2 * SAMPLE_RATE, np.float32)])
+    spans = vad.spans(audio)
+    assert spans, "no speech found in a LibriVox clip"
+    first, last = spans[0][0] / SAMPLE_RATE, spans[-1][1] / SAMPLE_RATE
+    assert 2.6 <= first <= 3.6
+    assert 3 + len(speech) / SAMPLE_RATE - 1.0 <= last <= 3 + len(speech) / SAMPLE_RATE + 0.5

@@ -1,0 +1,102 @@
+"""End to end: recordings in, findings at the right times out, bad files reported, DB idempotent."""
+
+import json
+import os
+import shutil
+
+import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from asr.types import Segment
+from claims import RuleDetector
+from liveguard.cli import main
+from pipeline import find_claims, scan_file
+from serve.tables import FindingRow, ScanError, TranscriptSegment
+from tests.utils.media import assemble, make_recording
+
+SCRIPT = [2.0, "Welcome to my live room, everyone.", 1.0, "This tea will cure your diabetes.", 1.5,
+          "It is the best serum in the world.", 1.0]
+
+
+@pytest.fixture(scope="module")
+def claim_video(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("claims")
+    audio, placed = assemble(SCRIPT, tmp)
+    return make_recording(tmp / "room.mp4", audio), {p.text: p for p in placed}
+
+
+def _overlap(f, placed):
+    return f.t0 < placed.t1 + 0.5 and placed.t0 - 0.5 < f.t1
+
+
+def test_claims_are_found_at_the_right_times(claim_video, base_transcriber):
+    path, placed = claim_video
+    scan = scan_file(path, base_transcriber, RuleDetector())
+    assert scan.ok, scan.errors
+    by_label = {f.label: f for f in scan.findings}
+    assert set(by_label) >= {"medical_claim_non_drug", "absolute_terms"}, scan.segments
+    assert _overlap(by_label["medical_claim_non_drug"], placed["This tea will cure your diabetes."])
+    assert _overlap(by_label["absolute_terms"], placed["It is the best serum in the world."])
+    assert "diabetes" in by_label["medical_claim_non_drug"].evidence.lower()
+    assert by_label["medical_claim_non_drug"].decided_by.startswith("rule:")
+    welcome = placed["Welcome to my live room, everyone."]
+    assert not [f for f in scan.findings if f.t1 <= welcome.t1]
+    assert abs(scan.audio_s - 12.5) < 3 and scan.speech_s > 4
+
+
+def test_hallucinated_segments_never_make_findings():
+    seg = dict(stream_id="s", t0=0.0, t1=2.0, text="This tea will cure your diabetes.", lang="en", avg_logprob=-0.2,
+               no_speech_prob=0.0, compression_ratio=1.0)
+    assert find_claims([Segment(**seg)], RuleDetector(), "s")
+    assert find_claims([Segment(**seg, hallucination=True, hallucination_reason="no_speech")], RuleDetector(), "s") == []
+
+
+def _rows(db_url, table):
+    with Session(create_engine(db_url)) as s:
+        return s.scalar(select(func.count()).select_from(table))
+
+
+def test_batch_with_bad_files_reports_errors_and_keeps_going(claim_video, tmp_path, capsys):
+    path, _ = claim_video
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    shutil.copy(path, folder / "a_good.mp4")
+    (folder / "b_notes.mp4").write_text("this is a text file, not a video\n")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3: len(data) // 3 + 4096] = os.urandom(4096)  # damaged in the middle
+    (folder / "c_corrupt.mp4").write_bytes(bytes(data[: len(data) // 2]))  # and truncated
+    report, db = tmp_path / "report.jsonl", f"sqlite:///{tmp_path / 'lg.sqlite'}"
+
+    assert main(["scan", str(folder), "--out", str(report), "--db", db, "-q"]) == 0
+    records = [json.loads(line) for line in report.read_text().splitlines()]
+    by_source = {}
+    for r in records:
+        by_source.setdefault(os.path.basename(r["source"]), []).append(r)
+    good = by_source["a_good.mp4"]
+    assert {r["label"] for r in good if r["type"] == "finding"} >= {"medical_claim_non_drug", "absolute_terms"}
+    assert all(r["type"] != "error" for r in good)
+    notes = by_source["b_notes.mp4"]
+    assert [r["type"] for r in notes] == ["error"] and "not a readable media file" in notes[0]["message"]
+    corrupt_types = {r["type"] for r in by_source["c_corrupt.mp4"]}
+    assert corrupt_types & {"error", "warning"}, by_source["c_corrupt.mp4"]
+    for r in records:  # the report contract other tools parse
+        if r["type"] == "finding":
+            assert {"source", "t0", "t1", "label", "score", "evidence", "decided_by"} <= r.keys()
+            assert 0 <= r["score"] <= 1 and r["t0"] <= r["t1"]
+        if r["type"] == "transcript":
+            assert {"source", "t0", "t1", "text", "lang", "hallucination"} <= r.keys()
+
+    findings, segments = _rows(db, FindingRow), _rows(db, TranscriptSegment)
+    assert findings >= 2 and segments >= 3
+    # Re-scanning, with the good file also copied under a new name, adds no duplicate findings.
+    shutil.copy(path, folder / "d_same_content.mp4")
+    capsys.readouterr()
+    assert main(["scan", str(folder), "--out", str(report), "--db", db]) == 0
+    assert (_rows(db, FindingRow), _rows(db, TranscriptSegment)) == (findings, segments)
+    assert _rows(db, ScanError) >= 2
+    summary = capsys.readouterr().err
+    assert "files: 4" in summary and "errors: 0" not in summary
+
+    # --strict turns file errors into a failing exit status.
+    assert main(["scan", str(folder / "b_notes.mp4"), "--db", "none", "--strict", "-q"]) == 1
