@@ -21,6 +21,7 @@ __all__ = ["SAMPLE_RATE", "MediaInfo", "DecodeStats", "AudioBlock", "VideoFrame"
 
 SAMPLE_RATE = 16000  # Hz: what Whisper, Silero VAD and the voiceprint models expect
 MAX_BAD_PACKETS = 1000  # past this many undecodable packets a file is declared broken
+AUDIO_GAP_S = 0.05  # audio timestamps jumping ahead by more than this mean lost packets
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ def decode_media(
         resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         next_frame_t = 0.0
         audio_t: float | None = None  # stream time of the next resampled sample
+        audio_in_t: float | None = None  # stream time just past the last decoded audio frame
         for packet in container.demux(*streams):
             try:
                 frames = packet.decode()
@@ -159,8 +161,14 @@ def decode_media(
                 continue
             for frame in frames:
                 if packet.stream is audio_stream:
+                    frame_t = frame.time - start if frame.time is not None else audio_in_t
                     if audio_t is None:
-                        audio_t = max(0.0, (frame.time or start) - start)
+                        audio_t = max(0.0, frame_t or 0.0)
+                    elif frame_t is not None and audio_in_t is not None and frame_t - audio_in_t > AUDIO_GAP_S:
+                        # packets were lost (damage, truncation): move on to the frame's true time so the
+                        # blocks stay on stream time; cut_windows fills the hole with silence
+                        audio_t += frame_t - audio_in_t
+                    audio_in_t = (frame_t if frame_t is not None else audio_t) + frame.samples / frame.sample_rate
                     for out in resampler.resample(frame):
                         block = _pcm_to_float(out)
                         yield AudioBlock(audio_t, block)

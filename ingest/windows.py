@@ -18,6 +18,7 @@ from ingest.decode import SAMPLE_RATE, AudioBlock, DecodeStats, VideoFrame, deco
 __all__ = ["Window", "WindowOptions", "cut_windows", "iter_file_windows"]
 
 QUIET_HOP = SAMPLE_RATE // 10  # 100 ms energy frames when looking for a cut point
+LATE_FRAME_S = 2.0  # how much further the audio may run before a window stops waiting for frames
 
 
 @dataclass(frozen=True)
@@ -63,29 +64,47 @@ def _quiet_cut(audio: np.ndarray, lo: int, hi: int) -> int:
 
 def cut_windows(items: Iterable[AudioBlock | VideoFrame], stream_id: str,
                 opts: WindowOptions = WindowOptions()) -> Iterator[Window]:
-    """Group decoded blocks and frames into windows; gaps in the audio are filled with silence."""
+    """Group decoded blocks and frames into windows; gaps in the audio are filled with silence.
+
+    Video frames often come out of the decoder a little after the audio of the same instant
+    (interleaving, B-frame reordering, frame threads), so a cut window is held back until a frame
+    past its end has arrived or the audio has run LATE_FRAME_S beyond it. Each window gets exactly
+    the frames with t0 <= t < t1.
+    """
     max_n, min_n = int(opts.max_s * SAMPLE_RATE), int(opts.min_s * SAMPLE_RATE)
     pending: list[np.ndarray] = []
     pending_n = 0
     t0: float | None = None
     frames: list[VideoFrame] = []
+    held: list[Window] = []  # cut, waiting for their last frames
     index = 0
 
-    def emit(n: int) -> Window:
-        nonlocal pending, pending_n, t0, frames, index
+    def cut(n: int) -> None:
+        nonlocal pending, pending_n, t0, index
         buf = np.concatenate(pending) if len(pending) > 1 else pending[0]
         win = Window(stream_id, index, t0, buf[:n].copy())
         rest = buf[n:]
-        win.frames = [f for f in frames if f.t < win.t1]
-        frames = [f for f in frames if f.t >= win.t1]
         pending, pending_n = ([rest], len(rest)) if len(rest) else ([], 0)
         t0 = win.t1
         index += 1
-        return win
+        held.append(win)
+
+    def release(final: bool) -> Iterator[Window]:
+        nonlocal frames
+        audio_end = t0 + pending_n / SAMPLE_RATE if t0 is not None else 0.0
+        while held:
+            win = held[0]
+            if not (final or audio_end - win.t1 >= LATE_FRAME_S or any(f.t >= win.t1 for f in frames)):
+                return
+            held.pop(0)
+            win.frames = [f for f in frames if win.t0 <= f.t < win.t1]  # earlier ones came too late
+            frames = [f for f in frames if f.t >= win.t1]
+            yield win
 
     for item in items:
         if isinstance(item, VideoFrame):
             frames.append(item)
+            yield from release(False)
             continue
         if t0 is None:
             t0 = item.t0
@@ -99,9 +118,11 @@ def cut_windows(items: Iterable[AudioBlock | VideoFrame], stream_id: str,
         while pending_n >= max_n:
             buf = np.concatenate(pending)
             pending = [buf]
-            yield emit(_quiet_cut(buf, min_n, max_n))
+            cut(_quiet_cut(buf, min_n, max_n))
+        yield from release(False)
     if pending_n:
-        yield emit(pending_n)
+        cut(pending_n)
+    yield from release(True)
 
 
 def iter_file_windows(path: str | Path, stream_id: str | None = None, opts: WindowOptions = WindowOptions(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ingest import DecodeStats, VideoFrame, WindowOptions, decode_media, iter_file_windows, probe
+from ingest import SAMPLE_RATE, DecodeStats, VideoFrame, WindowOptions, decode_media, iter_file_windows, probe
 from liveguard.errors import LiveGuardError, MediaDecodeError, MediaOpenError, NoAudioStreamError
 from tests.ingest.helpers import ffmpeg, lavfi_sine, lavfi_video
 
@@ -19,6 +19,14 @@ def _windows(path, **kw):
 @pytest.fixture(scope="module")
 def av_mp4(tmp_path_factory):
     return ffmpeg(tmp_path_factory.mktemp("bad") / "av.mp4", *lavfi_video(12), *lavfi_sine(12),
+                  *H264, "-c:a", "aac")
+
+
+@pytest.fixture(scope="module")
+def marked_mp4(tmp_path_factory):
+    """12 s of tone that stops at exactly 11.0 s: a time marker after any damage in the middle."""
+    tone = "aevalsrc=if(lt(t\\,11)\\,0.5*sin(2*PI*440*t)\\,0):s=44100:d=12"
+    return ffmpeg(tmp_path_factory.mktemp("bad") / "marked.mp4", *lavfi_video(12), "-f", "lavfi", "-i", tone,
                   *H264, "-c:a", "aac")
 
 
@@ -109,9 +117,24 @@ def test_truncated_ts_decodes_the_part_that_is_there(av_ts, tmp_path):
     assert stats.audio_samples == sum(len(w.audio) for w in windows)
 
 
+def _rms_at(windows, t0, t1):
+    parts = []
+    for w in windows:
+        i0, i1 = max(0, round((t0 - w.t0) * SAMPLE_RATE)), min(len(w.audio), round((t1 - w.t0) * SAMPLE_RATE))
+        if i1 > i0:
+            parts.append(w.audio[i0:i1])
+    return float(np.sqrt(np.mean(np.square(np.concatenate(parts)))))
+
+
+def test_marker_fixture_is_sound(marked_mp4):
+    windows = _windows(marked_mp4)
+    assert _rms_at(windows, 10.5, 10.9) > 0.2
+    assert _rms_at(windows, 11.1, 11.9) < 0.01
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_mp4_with_corrupted_middle(av_mp4, tmp_path, seed):
-    data = bytearray(av_mp4.read_bytes())
+def test_mp4_with_corrupted_middle(marked_mp4, tmp_path, seed):
+    data = bytearray(marked_mp4.read_bytes())
     n = len(data)
     a, b = int(0.45 * n), int(0.55 * n)
     data[a:b] = np.random.default_rng(seed).bytes(b - a)
@@ -125,16 +148,20 @@ def test_mp4_with_corrupted_middle(av_mp4, tmp_path, seed):
         assert isinstance(exc, MediaDecodeError), repr(exc)
         return
     assert windows
-    # DecodeStats agrees with what came out
-    assert stats.audio_samples == sum(len(w.audio) for w in windows)
+    # DecodeStats agrees with what came out: decoded samples plus silence filled into holes
+    total = sum(len(w.audio) for w in windows)
+    assert 0 < stats.audio_samples <= total
     assert stats.bad_packets >= 0
     assert (stats.first_error is None) == (stats.bad_packets == 0)
     assert stats.video_frames >= sum(len(w.frames) for w in windows)
     for x, y in zip(windows, windows[1:]):
         assert abs(x.t1 - y.t0) <= 1e-6
     assert all(np.isfinite(w.audio).all() for w in windows)
-    # most of the recording is still there
-    assert windows[-1].t1 == pytest.approx(12.0, abs=1.5)
+    assert all(float(np.abs(w.audio).max()) <= 1.0 for w in windows)
+    # lost audio becomes a hole, not a time shift: the end and the 11.0 s marker stay where they are
+    assert windows[-1].t1 == pytest.approx(12.0, abs=0.15)
+    assert _rms_at(windows, 10.5, 10.9) > 0.2
+    assert _rms_at(windows, 11.1, 11.9) < 0.01
 
 
 def test_decode_media_frame_times_inside_duration(av_mp4):

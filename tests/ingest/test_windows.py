@@ -195,3 +195,45 @@ def test_cut_windows_ignores_small_jitter():
     (w,) = list(cut_windows(blocks, "s", WindowOptions(min_s=20, max_s=30)))
     assert len(w.audio) == 3 * SAMPLE_RATE
     assert np.all(w.audio == 0.5)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".ts", ".mkv"])
+def test_every_frame_lands_in_its_own_window(tmp_path, suffix):
+    """Frames decode later than the audio of the same instant (B-frames, interleaving); each must still
+    be attached to the window whose [t0, t1) holds it, and none may be lost at the seams."""
+    path = ffmpeg(tmp_path / f"bframes{suffix}", *lavfi_video(10, size="320x240", rate=25),
+                  "-f", "lavfi", "-i", "sine=sample_rate=44100:duration=10",
+                  "-c:v", "libx264", "-pix_fmt", "yuv420p", "-bf", "3", "-c:a", "aac")
+    windows = list(iter_file_windows(path, opts=WindowOptions(min_s=2, max_s=2, frame_fps=25, frame_height=60)))
+    assert len(windows) >= 5
+    for w in windows:
+        for f in w.frames:
+            assert w.t0 <= f.t < w.t1, f"frame at {f.t:.3f} s attached to window [{w.t0:.3f}, {w.t1:.3f})"
+    assert sum(len(w.frames) for w in windows) == pytest.approx(250, abs=2)
+
+
+def test_cut_windows_waits_for_late_frames():
+    sec = np.full(SAMPLE_RATE, 0.1, np.float32)
+    img = np.zeros((2, 2, 3), np.uint8)
+    # audio up to 3 s arrives before the frame at 1.9 s, which belongs to the first window [0, 2)
+    items = [AudioBlock(0.0, sec), AudioBlock(1.0, sec), AudioBlock(2.0, sec),
+             VideoFrame(1.9, img), VideoFrame(2.1, img), AudioBlock(3.0, sec)]
+    windows = list(cut_windows(items, "s", WindowOptions(min_s=2, max_s=2)))
+    assert [(w.t0, w.t1) for w in windows] == [(0.0, 2.0), (2.0, 4.0)]
+    assert [f.t for f in windows[0].frames] == [1.9]
+    assert [f.t for f in windows[1].frames] == [2.1]
+
+
+def test_cut_windows_is_lazy_without_video():
+    """Audio-only input: windows come out while the stream is still being read (bounded memory)."""
+    consumed = 0
+
+    def blocks():
+        nonlocal consumed
+        for i in range(3600):  # an hour of 1 s blocks
+            consumed += 1
+            yield AudioBlock(float(i), np.zeros(SAMPLE_RATE, np.float32))
+
+    first = next(cut_windows(blocks(), "s", WindowOptions()))
+    assert first.t0 == 0.0 and first.duration <= 30.0
+    assert consumed < 40
