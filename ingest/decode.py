@@ -11,13 +11,14 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import av
 import numpy as np
 
-from liveguard.errors import MediaDecodeError, MediaOpenError, NoAudioStreamError
+from liveguard.errors import MediaDecodeError, MediaOpenError, NoAudioStreamError, StreamReadError
 
-__all__ = ["SAMPLE_RATE", "MediaInfo", "DecodeStats", "AudioBlock", "VideoFrame", "probe", "decode_media"]
+__all__ = ["is_url", "PacketSink", "SAMPLE_RATE", "MediaInfo", "DecodeStats", "AudioBlock", "VideoFrame", "probe", "decode_media"]
 
 SAMPLE_RATE = 16000  # Hz: what Whisper, Silero VAD and the voiceprint models expect
 MAX_BAD_PACKETS = 1000  # past this many undecodable packets a file is declared broken
@@ -69,7 +70,24 @@ class VideoFrame:
     image: np.ndarray  # uint8 RGB, H x W x 3
 
 
-def _open(path: str | Path) -> av.container.InputContainer:
+def is_url(source: str | Path) -> bool:
+    return "://" in str(source)
+
+
+class PacketSink(Protocol):
+    def open(self, streams: list) -> None: ...
+    def write(self, packet: av.Packet) -> None: ...
+    def close(self) -> None: ...
+
+
+def _open(path: str | Path, open_timeout: float = 10.0, read_timeout: float = 10.0) -> av.container.InputContainer:
+    if is_url(path):
+        try:
+            # PyAV's timeout covers connecting and every later read: a stalled stream raises
+            # instead of hanging the reader forever.
+            return av.open(str(path), mode="r", timeout=(open_timeout, read_timeout))
+        except av.error.FFmpegError as exc:
+            raise MediaOpenError(f"{path}: cannot open stream ({exc.strerror or exc})") from exc
     p = Path(path)
     if not p.exists():
         raise MediaOpenError(f"{path}: no such file")
@@ -119,19 +137,38 @@ def _scaled_size(width: int, height: int, max_height: int) -> tuple[int, int]:
     return max(2, int(width * scale) // 2 * 2), max_height
 
 
+def _demux(container, streams, path) -> Iterator[av.Packet]:
+    """container.demux, with read failures (dropped connection, timeout, I/O error) wrapped."""
+    packets = container.demux(*streams)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as exc:
+            raise StreamReadError(f"{path}: read failed ({exc.strerror or exc})") from exc
+        yield packet
+
+
 def decode_media(
     path: str | Path,
     frame_fps: float = 1.0,
     frame_height: int = 360,
     stats: DecodeStats | None = None,
+    packet_sink: PacketSink | None = None,
+    read_timeout: float = 10.0,
 ) -> Iterator[AudioBlock | VideoFrame]:
     """Yield audio blocks and sampled frames in decode order, with stream times in seconds.
 
-    Stream time 0 is the container's start. `frame_fps <= 0` skips video decoding entirely.
-    Raises MediaOpenError / NoAudioStreamError before yielding anything when the file is unusable.
+    `path` is a file or a URL FFmpeg can read (rtmp://, http(s)://...flv, .m3u8, rtsp://).
+    Stream time 0 is the container's start. `frame_fps <= 0` skips video decoding.
+    `packet_sink`, when given, is opened with the input streams and receives every demuxed packet
+    (the rolling recorder remuxes them without re-encoding); it is closed when decoding stops.
+    Raises MediaOpenError / NoAudioStreamError before yielding anything when the input is unusable,
+    and StreamReadError when reading fails part-way.
     """
     stats = stats if stats is not None else DecodeStats()
-    container = _open(path)
+    container = _open(path, read_timeout=read_timeout)
     try:
         info = _info(path, container)
         if not info.has_audio:
@@ -139,10 +176,12 @@ def decode_media(
         audio_stream = container.streams.audio[0]
         streams = [audio_stream]
         video_stream = None
-        if info.has_video and frame_fps > 0:
+        if info.has_video and (frame_fps > 0 or packet_sink is not None):
             video_stream = container.streams.video[0]
             video_stream.thread_type = "AUTO"
             streams.append(video_stream)
+        if packet_sink is not None:
+            packet_sink.open(streams)
         start = container.start_time / av.time_base if container.start_time else 0.0
         # s16 output makes libswresample normalise its downmix matrix (for float output it does not,
         # and stereo -> mono then sums L and R at +3 dB, pushing full-scale audio past +-1).
@@ -150,15 +189,19 @@ def decode_media(
         next_frame_t = 0.0
         audio_t: float | None = None  # stream time of the next resampled sample
         audio_in_t: float | None = None  # stream time just past the last decoded audio frame
-        for packet in container.demux(*streams):
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError as exc:
-                stats.record(exc)
-                if stats.bad_packets > MAX_BAD_PACKETS:
-                    raise MediaDecodeError(f"{path}: more than {MAX_BAD_PACKETS} undecodable packets "
-                                           f"(first: {stats.first_error})") from exc
-                continue
+        for packet in _demux(container, streams, path):
+            frames = []
+            if packet.stream is audio_stream or frame_fps > 0:
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as exc:
+                    stats.record(exc)
+                    if stats.bad_packets > MAX_BAD_PACKETS:
+                        raise MediaDecodeError(f"{path}: more than {MAX_BAD_PACKETS} undecodable packets "
+                                               f"(first: {stats.first_error})") from exc
+            # after decoding: muxing rewrites the packet's timestamps in place
+            if packet_sink is not None and packet.size:
+                packet_sink.write(packet)
             for frame in frames:
                 if packet.stream is audio_stream:
                     frame_t = frame.time - start if frame.time is not None else audio_in_t
@@ -191,4 +234,6 @@ def decode_media(
             raise MediaDecodeError(f"{path}: the audio stream decoded to nothing"
                                    + (f" ({stats.first_error})" if stats.first_error else ""))
     finally:
+        if packet_sink is not None:
+            packet_sink.close()
         container.close()

@@ -4,7 +4,8 @@
     ├── MediaError                 a recording or stream could not be used
     │   ├── MediaOpenError         not a media file, unreadable, truncated header, missing file
     │   ├── NoAudioStreamError     the file has no audio track: nothing to transcribe
-    │   └── MediaDecodeError       decoding failed part-way and nothing usable came out
+    │   ├── MediaDecodeError       decoding failed part-way and nothing usable came out
+    │   └── StreamReadError        reading a live stream failed (dropped, stalled, refused)
     ├── ModelError                 weights missing, checksum mismatch, unknown model name
     └── ConfigError                bad option value or bad data file
 
@@ -18,6 +19,7 @@ __all__ = [
     "MediaOpenError",
     "NoAudioStreamError",
     "MediaDecodeError",
+    "StreamReadError",
     "ModelError",
     "ConfigError",
 ]
@@ -41,6 +43,10 @@ class NoAudioStreamError(MediaError):
 
 class MediaDecodeError(MediaError):
     """Decoding failed and produced nothing usable."""
+
+
+class StreamReadError(MediaError):
+    """Reading a live stream (or a file) failed part-way: dropped, stalled, refused."""
 
 
 class ModelError(LiveGuardError):

@@ -1,0 +1,158 @@
+"""Live sources: RTMP, HTTP-FLV, HLS, RTSP (anything FFmpeg pulls), and files played in real time.
+
+A live source never gives up on the first problem. A dropped connection, a stall past the read
+timeout or an end of stream leads to a reconnect with exponential backoff; stream time keeps
+running with the wall clock across the hole, so it stays monotonic and true, and the hole is
+recorded as a Gap. A source unreachable for longer than `give_up_after_s` (or a file that has
+played to its end) ends with a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from ingest.decode import AudioBlock, DecodeStats, VideoFrame, decode_media, is_url
+from ingest.recorder import StreamRecorder, Timeline
+from liveguard.errors import MediaError, NoAudioStreamError
+
+__all__ = ["LiveOptions", "Gap", "LiveStatus", "LiveSource"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    read_timeout_s: float = 5.0  # no data for this long counts as a drop
+    backoff_initial_s: float = 0.5  # first wait before reconnecting; doubles each failure
+    backoff_max_s: float = 8.0
+    give_up_after_s: float = 60.0  # unreachable this long: the stream is reported as ended
+    realtime: bool | None = None  # pace at 1x; None: only for files (live sources pace themselves)
+    frame_fps: float = 1.0
+    frame_height: int = 360
+
+    def __post_init__(self):
+        if self.read_timeout_s <= 0 or self.backoff_initial_s <= 0 or self.give_up_after_s <= 0:
+            raise ValueError("read_timeout_s, backoff_initial_s and give_up_after_s must be > 0")
+
+
+@dataclass(frozen=True)
+class Gap:
+    t0: float  # stream time the source stopped delivering
+    t1: float  # stream time it delivered again
+    reason: str
+
+
+@dataclass
+class LiveStatus:
+    connected: bool = False
+    connects: int = 0
+    reconnects: int = 0
+    gaps: list[Gap] = field(default_factory=list)
+    ended: bool = False
+    ended_reason: str | None = None
+    last_error: str | None = None
+    bad_packets: int = 0
+    stream_t: float = 0.0  # stream time of the newest item delivered
+
+
+class LiveSource:
+    """Iterate `items()` for audio blocks and frames on one continuous, monotonic stream time."""
+
+    def __init__(self, url: str, opts: LiveOptions = LiveOptions(),
+                 recorder: StreamRecorder | None = None,
+                 clock: Callable[[], float] = time.time, stop: threading.Event | None = None,
+                 resume: tuple[float, float] | None = None):
+        """`resume=(start_wall, stream_t)` continues the stream time of an earlier reader of the same
+        stream (an ingest worker that was restarted), instead of starting again at 0."""
+        self.url = url
+        self.opts = opts
+        self.status = LiveStatus()
+        self.recorder = recorder
+        self.clock = clock
+        self.stop = stop or threading.Event()
+        self._realtime = opts.realtime if opts.realtime is not None else not is_url(url)
+        self.start_wall = resume[0] if resume else None  # wall clock at stream time 0
+        if resume:
+            self.status.stream_t = resume[1]
+
+    def _session(self, offset: float, wall0: float) -> Iterator[AudioBlock | VideoFrame]:
+        """One connection's items, shifted onto stream time (and paced when realtime)."""
+        stats = DecodeStats()
+        timeline = Timeline(offset)
+        sink = self.recorder.sink(timeline) if self.recorder is not None else None
+        try:
+            for item in decode_media(self.url, self.opts.frame_fps, self.opts.frame_height, stats,
+                                     packet_sink=sink, read_timeout=self.opts.read_timeout_s):
+                if self.stop.is_set():
+                    return
+                t = timeline(_item_t(item))
+                if self._realtime:
+                    ahead = wall0 + (t - offset) - self.clock()
+                    if ahead > 0:
+                        self.stop.wait(ahead)
+                self.status.connected = True
+                self.status.stream_t = max(self.status.stream_t, t)
+                yield AudioBlock(t, item.samples) if isinstance(item, AudioBlock) else VideoFrame(t, item.image)
+        finally:
+            self.status.bad_packets += stats.bad_packets
+            if sink is not None:
+                sink.close()
+
+    def items(self) -> Iterator[AudioBlock | VideoFrame]:
+        if self.start_wall is None:
+            self.start_wall = self.clock()
+        start = self.start_wall
+        backoff = self.opts.backoff_initial_s
+        down_since: float | None = None  # wall time of the first failure in a row
+        gap_t0: float | None = None  # stream time the current hole began
+        resume_t = self.status.stream_t > 0
+        while not self.stop.is_set():
+            wall0 = self.clock()
+            # Stream time follows the wall clock across a drop, and never goes back.
+            offset = max(wall0 - start, self.status.stream_t) if self.status.connects or resume_t else 0.0
+            self.status.connects += 1
+            delivered, reason = False, "end of stream"
+            try:
+                for item in self._session(offset, wall0):
+                    if not delivered:
+                        delivered = True
+                        if gap_t0 is not None:
+                            self.status.reconnects += 1
+                            self.status.gaps.append(Gap(gap_t0, _item_t(item), self.status.last_error or "dropped"))
+                        down_since, gap_t0, backoff = None, None, self.opts.backoff_initial_s
+                    yield item
+            except NoAudioStreamError as exc:
+                self._end(str(exc))
+                return
+            except MediaError as exc:
+                reason = str(exc)
+            self.status.connected = False
+            self.status.last_error = reason
+            if self.stop.is_set():
+                break
+            if not is_url(self.url):  # a file played live ends at its end; nothing to reconnect to
+                self._end("end of file" if delivered else reason)
+                return
+            now = self.clock()
+            down_since = now if down_since is None else down_since
+            gap_t0 = self.status.stream_t if gap_t0 is None else gap_t0
+            if now - down_since >= self.opts.give_up_after_s:
+                self._end(f"unreachable for {now - down_since:.0f} s: {reason}")
+                return
+            log.warning("%s; reconnecting in %.1f s", reason, backoff)
+            self.stop.wait(backoff)
+            backoff = min(backoff * 2, self.opts.backoff_max_s)
+        self._end("stopped")
+
+    def _end(self, reason: str) -> None:
+        self.status.connected = False
+        self.status.ended = True
+        self.status.ended_reason = reason
+
+
+def _item_t(item: AudioBlock | VideoFrame) -> float:
+    return item.t0 if isinstance(item, AudioBlock) else item.t

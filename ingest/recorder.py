@@ -1,0 +1,191 @@
+"""Rolling on-disk recording of a live stream, and evidence clips cut from it.
+
+Packets are remuxed, not re-encoded, into Matroska segments of about `segment_s` seconds, each
+starting on a video keyframe so it decodes on its own. Every segment knows its span in stream
+time. `cut_clip(t0, t1)` joins the segments that cover the span and cuts the clip precisely
+(re-encoded: a clip must start on the exact second, not on the previous keyframe). Segments
+older than `retention_s` are deleted; clips are separate files and stay until the review
+service decides otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+
+from liveguard.errors import LiveGuardError, MediaError
+
+__all__ = ["RecorderOptions", "Segment", "Timeline", "StreamRecorder", "ClipError"]
+
+log = logging.getLogger(__name__)
+
+
+class ClipError(MediaError):
+    """A clip could not be cut: the span is no longer (or not yet) in the recording, or FFmpeg failed."""
+
+
+@dataclass(frozen=True)
+class RecorderOptions:
+    segment_s: float = 10.0  # target segment length; segments close on the next keyframe after it
+    retention_s: float = 600.0  # segments older than this (in stream time) are deleted
+
+
+@dataclass
+class Segment:
+    path: str
+    session: int  # connection number: segments of one session join without holes
+    t0: float  # stream time of the first packet
+    t1: float  # stream time just past the last packet
+
+
+class Timeline:
+    """Maps one connection's media times onto stream time; shared by the decoder and the recorder."""
+
+    def __init__(self, offset: float):
+        self.offset = offset
+        self.first: float | None = None
+
+    def __call__(self, media_t: float) -> float:
+        if self.first is None:
+            self.first = media_t
+        return self.offset + media_t - self.first
+
+
+class StreamRecorder:
+    """Owns a directory of segments for one stream. `sink(timeline)` gives a PacketSink per connection."""
+
+    def __init__(self, directory: str | Path, opts: RecorderOptions = RecorderOptions()):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.opts = opts
+        self.segments: list[Segment] = []
+        self._lock = threading.Lock()  # the ingest thread writes, clip requests read
+        self._sessions = 0
+
+    def sink(self, timeline: Timeline) -> _SegmentSink:
+        self._sessions += 1
+        return _SegmentSink(self, self._sessions, timeline)
+
+    def _add(self, seg: Segment) -> None:
+        with self._lock:
+            self.segments.append(seg)
+            with open(self.dir / "index.jsonl", "a") as f:
+                f.write(json.dumps(asdict(seg)) + "\n")
+            horizon = seg.t1 - self.opts.retention_s
+            keep = [s for s in self.segments if s.t1 >= horizon]
+            for old in self.segments[: len(self.segments) - len(keep)]:
+                Path(old.path).unlink(missing_ok=True)
+            self.segments = keep
+
+    def covered(self) -> tuple[float, float] | None:
+        with self._lock:
+            return (self.segments[0].t0, self.segments[-1].t1) if self.segments else None
+
+    def cut_clip(self, t0: float, t1: float, out: str | Path) -> Path:
+        """Write [t0, t1] (stream seconds) to `out` as H.264/AAC MP4. Raises ClipError."""
+        with self._lock:
+            overlapping = [s for s in self.segments if s.t0 < t1 and t0 < s.t1]
+        if not overlapping:
+            span = self.covered()
+            raise ClipError(f"[{t0:.1f}, {t1:.1f}] s is not in the recording (covered: {span})")
+        # A clip that spans a reconnect is cut from the session holding most of it.
+        by_session: dict[int, list[Segment]] = {}
+        for s in overlapping:
+            by_session.setdefault(s.session, []).append(s)
+        segs = max(by_session.values(), key=lambda ss: sum(min(s.t1, t1) - max(s.t0, t0) for s in ss))
+        start = max(t0, segs[0].t0)
+        end = min(t1, segs[-1].t1)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        listing = out.with_suffix(".concat.txt")
+        listing.write_text("".join(f"file '{Path(s.path).resolve()}'\n" for s in segs))
+        cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
+               "-ss", f"{start - segs[0].t0:.3f}", "-t", f"{end - start:.3f}",
+               "-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-pix_fmt", "yuv420p",
+               "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart", str(out)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ClipError(f"ffmpeg could not cut {out.name}: {exc}") from exc
+        finally:
+            listing.unlink(missing_ok=True)
+        if proc.returncode != 0:
+            raise ClipError(f"ffmpeg failed cutting {out.name} ({proc.returncode}): {proc.stderr.strip()[-800:]}")
+        return out
+
+
+class _SegmentSink:
+    """PacketSink for one connection: remuxes packets into rotating segment files."""
+
+    def __init__(self, recorder: StreamRecorder, session: int, timeline: Timeline):
+        self.rec = recorder
+        self.session = session
+        self.timeline = timeline
+        self.inputs: list = []
+        self.out = None
+        self.map: dict[int, av.stream.Stream] = {}
+        self.seg: Segment | None = None
+        self.count = 0
+        self.has_video = False
+
+    def open(self, streams: list) -> None:
+        self.inputs = streams
+        self.has_video = any(s.type == "video" for s in streams)
+
+    def _start_segment(self, t: float) -> None:
+        self._finish()
+        self.count += 1
+        path = self.rec.dir / f"s{self.session:04d}_{self.count:05d}.mkv"
+        try:
+            self.out = av.open(str(path), mode="w", format="matroska")
+            self.map = {s.index: self.out.add_stream_from_template(s) for s in self.inputs}
+        except (av.error.FFmpegError, ValueError) as exc:
+            log.warning("recorder: cannot start %s: %s", path, exc)
+            self.out = None
+            return
+        self.seg = Segment(str(path), self.session, t, t)
+
+    def write(self, packet: av.Packet) -> None:
+        if packet.pts is None or packet.dts is None or packet.time_base is None:
+            return
+        start = packet.stream.container.start_time
+        t = self.timeline(float(packet.pts * packet.time_base) - (start / av.time_base if start else 0.0))
+        keyframe = packet.is_keyframe if packet.stream.type == "video" else not self.has_video
+        if self.out is None or (keyframe and t - self.seg.t0 >= self.rec.opts.segment_s):
+            if self.out is not None or keyframe or not self.has_video:
+                self._start_segment(t)
+            if self.out is None:
+                return  # wait for the first keyframe: a segment must decode on its own
+        src = packet.stream
+        packet.stream = self.map[src.index]
+        try:
+            self.out.mux(packet)
+        except (av.error.FFmpegError, ValueError) as exc:  # one bad packet must not stop the recording
+            log.debug("recorder: dropped a packet: %s", exc)
+        finally:
+            packet.stream = src
+        dur = float(packet.duration * packet.time_base) if packet.duration else 0.0
+        self.seg.t1 = max(self.seg.t1, t + dur)
+
+    def _finish(self) -> None:
+        if self.out is None:
+            return
+        try:
+            self.out.close()
+        except (av.error.FFmpegError, OSError) as exc:
+            log.warning("recorder: closing %s: %s", self.seg.path, exc)
+        if self.seg.t1 > self.seg.t0:
+            self.rec._add(self.seg)
+        self.out, self.seg = None, None
+
+    def close(self) -> None:
+        try:
+            self._finish()
+        except LiveGuardError:
+            pass

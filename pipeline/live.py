@@ -1,0 +1,195 @@
+"""Live monitoring, the plain-Python parts: per-stream ingest workers and the stream of results.
+
+`StreamIngest` pulls one stream (LiveSource), records it (StreamRecorder), cuts windows and
+keeps at most `max_pending` of them: when compute falls behind, the oldest windows are dropped
+and counted, so a live stream never waits on an unbounded queue. `LiveProcessor` turns
+transcribed windows into report records and findings, schedules evidence clips once the
+recording covers them, and keeps the latency figures. The Ray shell (`pipeline.ray_monitor`)
+runs these in actors; tests can run them in threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asr.transcriber import WindowTranscript
+from claims import ClaimDetector
+from ingest.live import LiveOptions, LiveSource
+from ingest.recorder import ClipError, RecorderOptions, StreamRecorder
+from ingest.windows import Window, WindowOptions, cut_windows
+from pipeline.findings import Finding, find_claims
+
+__all__ = ["MonitorOptions", "StreamIngest", "IngestSnapshot", "LiveProcessor", "PendingClip"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MonitorOptions:
+    window_max_s: float = 8.0  # live windows are short: the delay to a finding is at least one window
+    window_min_s: float = 4.0
+    max_pending: int = 4  # windows kept per stream while ASR is busy; older ones are dropped
+    batch_size: int = 8  # windows from all streams per Whisper call
+    clip_before_s: float = 5.0
+    clip_after_s: float = 5.0
+    recorder: RecorderOptions = field(default_factory=RecorderOptions)
+    live: LiveOptions = field(default_factory=LiveOptions)
+
+    def window_options(self) -> WindowOptions:
+        return WindowOptions(max_s=self.window_max_s, min_s=self.window_min_s, frame_fps=self.live.frame_fps,
+                             frame_height=self.live.frame_height)
+
+
+@dataclass
+class IngestSnapshot:
+    stream_id: str
+    url: str
+    connected: bool
+    ended: bool
+    ended_reason: str | None
+    last_error: str | None
+    stream_t: float
+    start_wall: float | None
+    ingest_lag_s: float  # wall clock minus stream time: how far behind real time ingest is
+    pending: int
+    windows: int
+    dropped: int
+    reconnects: int
+    gaps: list[tuple[float, float, str]]
+
+
+class StreamIngest:
+    """One live stream: a reader thread producing windows into a small bounded buffer."""
+
+    def __init__(self, stream_id: str, url: str, workdir: str | Path, opts: MonitorOptions = MonitorOptions()):
+        self.stream_id = stream_id
+        self.url = url
+        self.opts = opts
+        self.dir = Path(workdir) / stream_id
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.state_file = self.dir / "state.json"
+        resume = None
+        if self.state_file.exists():  # a restarted worker continues the stream's clock
+            state = json.loads(self.state_file.read_text())
+            resume = (state["start_wall"], state["stream_t"])
+        self.recorder = StreamRecorder(self.dir / "recording", opts.recorder)
+        self.source = LiveSource(url, opts.live, recorder=self.recorder, resume=resume)
+        self.buffer: deque[tuple[Window, float]] = deque()  # (window, wall time it was ready)
+        self.lock = threading.Lock()
+        self.windows = 0
+        self.dropped = 0
+        self.thread = threading.Thread(target=self._run, name=f"ingest-{stream_id}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for window in cut_windows(self.source.items(), self.stream_id, self.opts.window_options()):
+                with self.lock:
+                    self.windows += 1
+                    self.buffer.append((window, time.time()))
+                    while len(self.buffer) > self.opts.max_pending:
+                        self.buffer.popleft()
+                        self.dropped += 1
+                self._save_state()
+        except Exception as exc:  # noqa: BLE001 - the reader must report, not vanish
+            log.exception("stream %s: reader failed", self.stream_id)
+            self.source.status.ended, self.source.status.ended_reason = True, f"reader failed: {exc}"
+
+    def _save_state(self) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"start_wall": self.source.start_wall, "stream_t": self.source.status.stream_t}))
+        tmp.replace(self.state_file)
+
+    def take(self, max_n: int = 8) -> list[tuple[Window, float]]:
+        with self.lock:
+            out = [self.buffer.popleft() for _ in range(min(max_n, len(self.buffer)))]
+        return out
+
+    def snapshot(self) -> IngestSnapshot:
+        st = self.source.status
+        with self.lock:
+            pending = len(self.buffer)
+        lag = time.time() - (self.source.start_wall or time.time()) - st.stream_t if st.connected else 0.0
+        return IngestSnapshot(self.stream_id, self.url, st.connected, st.ended and not self.thread.is_alive(),
+                              st.ended_reason, st.last_error, round(st.stream_t, 3), self.source.start_wall,
+                              round(max(lag, 0.0), 3), pending, self.windows, self.dropped, st.reconnects,
+                              [(g.t0, g.t1, g.reason) for g in st.gaps])
+
+    def cut_clip(self, t0: float, t1: float, out: str | Path) -> str:
+        return str(self.recorder.cut_clip(t0, t1, out))
+
+    def covered_until(self) -> float:
+        span = self.recorder.covered()
+        return span[1] if span else 0.0
+
+    def stop(self) -> None:
+        self.source.stop.set()
+        self.thread.join(timeout=10)
+
+
+@dataclass
+class PendingClip:
+    finding: Finding
+    t0: float
+    t1: float
+    out: Path
+
+
+class LiveProcessor:
+    """Transcribed windows -> report records, findings with delays, and clip requests."""
+
+    def __init__(self, detector: ClaimDetector, clips_dir: str | Path, opts: MonitorOptions = MonitorOptions()):
+        self.detector = detector
+        self.clips_dir = Path(clips_dir)
+        self.opts = opts
+        self.delays: dict[str, list[float]] = {}  # speech-to-finding seconds, per stream
+        self.queue_waits: dict[str, list[float]] = {}
+        self.findings: dict[str, int] = {}
+        self.pending_clips: list[PendingClip] = []
+
+    def process(self, wt: WindowTranscript, ready_wall: float, start_wall: float | None) -> list[dict]:
+        """Records for one transcribed window. `start_wall`: the wall clock at stream time 0."""
+        now = time.time()
+        sid = wt.window.stream_id
+        self.queue_waits.setdefault(sid, []).append(now - ready_wall)
+        records: list[dict] = []
+        for s in wt.segments:
+            records.append({"type": "transcript", "source": sid, "t0": s.t0, "t1": s.t1, "text": s.text,
+                            "lang": s.lang, "hallucination": s.hallucination,
+                            "hallucination_reason": s.hallucination_reason, "model": s.model_id})
+        for f in find_claims(wt.segments, self.detector, sid):
+            delay = now - (start_wall + f.t1) if start_wall else None
+            if delay is not None:
+                self.delays.setdefault(sid, []).append(delay)
+            self.findings[sid] = self.findings.get(sid, 0) + 1
+            n = self.findings[sid]
+            out = self.clips_dir / sid / f"{n:05d}_{f.label}_{f.t0:.1f}.mp4"
+            self.pending_clips.append(PendingClip(f, max(0.0, f.t0 - self.opts.clip_before_s),
+                                                  f.t1 + self.opts.clip_after_s, out))
+            rec = {"type": "finding", "source": sid, **{k: v for k, v in f.__dict__.items() if k != "source"}}
+            rec["delay_s"] = round(delay, 3) if delay is not None else None
+            rec["clip"] = str(out)
+            records.append(rec)
+        return records
+
+    def ready_clips(self, covered_until: dict[str, float], ended: set[str]) -> list[PendingClip]:
+        """Clip requests whose span the recording now covers (or whose stream has ended)."""
+        ready = [c for c in self.pending_clips
+                 if covered_until.get(c.finding.source, 0.0) >= c.t1 or c.finding.source in ended]
+        self.pending_clips = [c for c in self.pending_clips if c not in ready]
+        return ready
+
+    @staticmethod
+    def cut(ingest, clip: PendingClip) -> dict:
+        try:
+            path = ingest.cut_clip(clip.t0, clip.t1, clip.out)
+            return {"type": "clip", "source": clip.finding.source, "t0": clip.t0, "t1": clip.t1, "path": path,
+                    "label": clip.finding.label}
+        except ClipError as exc:
+            return {"type": "error", "source": clip.finding.source, "message": f"clip not cut: {exc}"}

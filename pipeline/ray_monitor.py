@@ -1,0 +1,240 @@
+"""Live monitoring on Ray: one ingest actor per stream, a pool of ASR actors, one driver loop.
+
+Ray is imported only in this module. The actors are thin shells over the plain classes in
+`pipeline.live` and `asr.transcriber`. `ray.init()` starts a local Ray by default; with
+RAY_ADDRESS set it joins that cluster, with no code change.
+
+Windows from all streams are batched into one Whisper call per ASR actor. The driver only takes
+windows from the ingest actors when an ASR actor can take them, so when compute falls behind the
+windows wait in each stream's small buffer, where the oldest are dropped and counted. An actor
+that dies is restarted by Ray; a batch it was working on is sent again, and a restarted ingest
+actor resumes its stream's clock from the state it saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+from asr.transcriber import AsrOptions, Transcriber
+from asr.whisper_model import load_whisper
+from claims import RuleDetector
+from ingest.recorder import ClipError
+from pipeline.live import IngestSnapshot, LiveProcessor, MonitorOptions, StreamIngest
+from pipeline.metrics import LiveMetrics
+
+__all__ = ["IngestActor", "AsrActor", "RayMonitor", "StreamSpec"]
+
+log = logging.getLogger(__name__)
+TICK_S = 0.2  # driver loop period when idle
+CALL_TIMEOUT_S = 30.0  # a remote call that takes longer than this is treated as a dead actor
+
+
+@ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=0)
+class IngestActor:
+    """StreamIngest in an actor. Decoding is light next to ASR, so it reserves no whole CPU."""
+
+    def __init__(self, stream_id: str, url: str, workdir: str, opts: MonitorOptions):
+        self.ingest = StreamIngest(stream_id, url, workdir, opts)
+
+    def take(self, max_n: int):
+        return self.ingest.take(max_n)
+
+    def snapshot(self) -> IngestSnapshot:
+        return self.ingest.snapshot()
+
+    def covered_until(self) -> float:
+        return self.ingest.covered_until()
+
+    def cut_clip(self, t0: float, t1: float, out: str) -> str:
+        return self.ingest.cut_clip(t0, t1, out)
+
+    def stop(self) -> None:
+        self.ingest.stop()
+
+
+@ray.remote(max_restarts=-1, max_task_retries=0)
+class AsrActor:
+    def __init__(self, model: str, device: str | None, opts: AsrOptions):
+        self.transcriber = Transcriber(load_whisper(model, device), opts)
+
+    def transcribe(self, windows):
+        return list(self.transcriber.transcribe(windows))
+
+    def ping(self) -> str:
+        return self.transcriber.model_id
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    stream_id: str
+    url: str
+
+
+@dataclass
+class _Inflight:
+    actor: object
+    batch: list  # [(Window, ready_wall)]
+    retries: int = 0
+
+
+@dataclass
+class RayMonitor:
+    streams: list[StreamSpec]
+    workdir: Path
+    opts: MonitorOptions = field(default_factory=MonitorOptions)
+    model: str = "whisper-base"
+    device: str | None = None
+    n_asr: int = 1
+    asr_gpus: float = 0.0
+    on_record: Callable[[dict], None] = lambda rec: None
+    metrics: LiveMetrics = field(default_factory=LiveMetrics)
+
+    def start(self) -> None:
+        if not ray.is_initialized():
+            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        self.workdir = Path(self.workdir)
+        self.processor = LiveProcessor(RuleDetector(), self.workdir / "clips", self.opts)
+        asr_opts = AsrOptions(batch_size=self.opts.batch_size)
+        self.asr = [AsrActor.options(num_gpus=self.asr_gpus).remote(self.model, self.device, asr_opts)
+                    for _ in range(self.n_asr)]
+        ray.get([a.ping.remote() for a in self.asr])  # models loaded before streams start
+        self.ingest = {s.stream_id: IngestActor.remote(s.stream_id, s.url, str(self.workdir), self.opts)
+                       for s in self.streams}
+        self.snapshots: dict[str, IngestSnapshot] = {}
+        self.inflight: dict[object, _Inflight] = {}
+        self.todo: list = []
+        self.asr_restarts = 0
+        self._reported_end: set[str] = set()
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _idle_asr(self) -> list:
+        busy = {f.actor for f in self.inflight.values()}
+        return [a for a in self.asr if a not in busy]
+
+    def _submit(self, actor, batch, retries: int = 0) -> None:
+        ref = actor.transcribe.remote([w for w, _ in batch])
+        self.inflight[ref] = _Inflight(actor, batch, retries)
+
+    def _pull(self) -> None:
+        idle = self._idle_asr()
+        want = len(idle) * self.opts.batch_size - len(self.todo)
+        if want <= 0:
+            return
+        per_stream = max(1, want // max(1, len(self.ingest)))
+        refs = {sid: a.take.remote(per_stream) for sid, a in self.ingest.items()}
+        for sid, ref in refs.items():
+            try:
+                self.todo += ray.get(ref, timeout=CALL_TIMEOUT_S)
+            except (RayActorError, GetTimeoutError) as exc:
+                log.warning("stream %s: ingest actor unavailable (%s); Ray restarts it", sid, type(exc).__name__)
+        self.todo.sort(key=lambda item: item[1])  # oldest first, whatever the stream
+        for actor in idle:
+            if not self.todo:
+                break
+            batch, self.todo = self.todo[: self.opts.batch_size], self.todo[self.opts.batch_size:]
+            self._submit(actor, batch)
+
+    def _collect(self, timeout: float) -> None:
+        if not self.inflight:
+            time.sleep(timeout)
+            return
+        done, _ = ray.wait(list(self.inflight), num_returns=1, timeout=timeout)
+        for ref in done:
+            job = self.inflight.pop(ref)
+            try:
+                results = ray.get(ref)
+            except RayActorError:
+                self.asr_restarts += 1
+                self.metrics.asr_restarts.inc()
+                log.warning("ASR actor died; Ray restarts it and the batch is sent again")
+                if job.retries < 2:
+                    self._submit(job.actor, job.batch, job.retries + 1)
+                continue
+            except RayTaskError as exc:  # a bug or a bad window: report it, keep monitoring
+                for w, _ in job.batch:
+                    self.on_record({"type": "error", "source": w.stream_id, "message": f"ASR failed: {exc}"})
+                continue
+            for (window, ready), wt in zip(job.batch, results):
+                snap = self.snapshots.get(window.stream_id)
+                records = self.processor.process(wt, ready, snap.start_wall if snap else None)
+                for rec in records:
+                    if rec["type"] == "finding":
+                        self.metrics.findings.labels(window.stream_id, rec["label"]).inc()
+                        if rec.get("delay_s") is not None:
+                            self.metrics.delay.labels(window.stream_id).observe(rec["delay_s"])
+                    self.on_record(rec)
+                self.metrics.queue_wait.labels(window.stream_id).observe(self.processor.queue_waits[window.stream_id][-1])
+
+    def _status(self) -> None:
+        refs = {sid: a.snapshot.remote() for sid, a in self.ingest.items()}
+        for sid, ref in refs.items():
+            try:
+                snap = ray.get(ref, timeout=CALL_TIMEOUT_S)
+            except (RayActorError, GetTimeoutError):
+                continue
+            self.snapshots[sid] = snap
+            self.metrics.update_stream(snap)
+            if snap.ended and sid not in self._reported_end:
+                self._reported_end.add(sid)
+                self.on_record({"type": "stream_ended", "source": sid, "reason": snap.ended_reason,
+                                "stream_t": snap.stream_t, "gaps": snap.gaps})
+        covered = {}
+        for sid, a in self.ingest.items():
+            try:
+                covered[sid] = ray.get(a.covered_until.remote(), timeout=CALL_TIMEOUT_S)
+            except (RayActorError, GetTimeoutError):
+                pass
+        for clip in self.processor.ready_clips(covered, self._reported_end):
+            actor = self.ingest[clip.finding.source]
+            try:
+                path = ray.get(actor.cut_clip.remote(clip.t0, clip.t1, str(clip.out)), timeout=120)
+                self.on_record({"type": "clip", "source": clip.finding.source, "label": clip.finding.label,
+                                "t0": clip.t0, "t1": clip.t1, "path": path})
+            except (ClipError, RayTaskError, RayActorError, GetTimeoutError) as exc:
+                self.on_record({"type": "error", "source": clip.finding.source, "message": f"clip not cut: {exc}"})
+
+    def run(self, duration_s: float | None = None, on_status: Callable[[RayMonitor], None] | None = None,
+            status_every_s: float = 1.0) -> None:
+        """Monitor until every stream has ended (and its work is done) or `duration_s` has passed."""
+        t_end = time.time() + duration_s if duration_s else None
+        next_status = 0.0
+        while True:
+            now = time.time()
+            if now >= next_status:
+                self._status()
+                if on_status:
+                    on_status(self)
+                next_status = now + status_every_s
+            all_ended = self.snapshots and all(s.ended for s in self.snapshots.values())
+            if (t_end and now >= t_end) or (all_ended and not self.inflight and not self.todo
+                                             and not any(s.pending for s in self.snapshots.values())):
+                break
+            self._pull()
+            self._collect(TICK_S)
+        self._status()  # cut the clips whose streams ended
+
+    def stop(self) -> None:
+        for a in self.ingest.values():
+            try:
+                ray.get(a.stop.remote(), timeout=15)
+            except (RayActorError, GetTimeoutError):
+                pass
+            ray.kill(a, no_restart=True)
+        for a in self.asr:
+            ray.kill(a, no_restart=True)
+
+    def delay_summary(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for sid, delays in self.processor.delays.items():
+            d = sorted(delays)
+            out[sid] = {"n": len(d), "p50": statistics.median(d), "p95": d[min(len(d) - 1, int(0.95 * len(d)))],
+                        "max": d[-1]}
+        return out
