@@ -76,6 +76,7 @@ class LiveSource:
         self.stop = stop or threading.Event()
         self._realtime = opts.realtime if opts.realtime is not None else not is_url(url)
         self.start_wall = resume[0] if resume else None  # wall clock at stream time 0
+        self._ever_delivered = resume is not None  # failures before the first data are not gaps
         if resume:
             self.status.stream_t = resume[1]
 
@@ -120,10 +121,11 @@ class LiveSource:
                 for item in self._session(offset, wall0):
                     if not delivered:
                         delivered = True
-                        if gap_t0 is not None:
+                        if gap_t0 is not None and self._ever_delivered:
                             self.status.reconnects += 1
                             self.status.gaps.append(Gap(gap_t0, _item_t(item), self.status.last_error or "dropped"))
                         down_since, gap_t0, backoff = None, None, self.opts.backoff_initial_s
+                        self._ever_delivered = True
                     yield item
             except NoAudioStreamError as exc:
                 self._end(str(exc))

@@ -1,9 +1,12 @@
 """Rolling on-disk recording of a live stream, and evidence clips cut from it.
 
-Packets are remuxed, not re-encoded, into Matroska segments of about `segment_s` seconds, each
-starting on a video keyframe so it decodes on its own. Every segment knows its span in stream
-time. `cut_clip(t0, t1)` joins the segments that cover the span and cuts the clip precisely
-(re-encoded: a clip must start on the exact second, not on the previous keyframe). Segments
+Packets are remuxed, not re-encoded, into MPEG-TS segments of about `segment_s` seconds, each
+starting on a video keyframe so it decodes on its own. MPEG-TS because its segments join by
+plain concatenation with their timestamps continuous (live-commerce streams are H.264/H.265 with
+AAC, which TS carries); codecs TS cannot carry go to Matroska segments instead. Every segment
+knows its span in stream time. `cut_clip(t0, t1)` joins the segments that cover the span and
+cuts the clip precisely (re-encoded: a clip must start on the exact second, not on the previous
+keyframe). Segments
 older than `retention_s` are deleted; clips are separate files and stay until the review
 service decides otherwise.
 """
@@ -104,8 +107,12 @@ class StreamRecorder:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         listing = out.with_suffix(".concat.txt")
-        listing.write_text("".join(f"file '{Path(s.path).resolve()}'\n" for s in segs))
-        cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
+        if all(s.path.endswith(".ts") for s in segs):  # byte-concatenated TS keeps one continuous timeline
+            source = ["-i", "concat:" + "|".join(str(Path(s.path).resolve()) for s in segs)]
+        else:
+            listing.write_text("".join(f"file '{Path(s.path).resolve()}'\n" for s in segs))
+            source = ["-f", "concat", "-safe", "0", "-i", str(listing)]
+        cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *source,
                "-ss", f"{start - segs[0].t0:.3f}", "-t", f"{end - start:.3f}",
                "-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-pix_fmt", "yuv420p",
                "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart", str(out)]
@@ -133,6 +140,8 @@ class _SegmentSink:
         self.seg: Segment | None = None
         self.count = 0
         self.has_video = False
+        self.fmt: str | None = None  # chosen on the first segment, kept for the session
+        self.ext = ""
 
     def open(self, streams: list) -> None:
         self.inputs = streams
@@ -141,13 +150,24 @@ class _SegmentSink:
     def _start_segment(self, t: float) -> None:
         self._finish()
         self.count += 1
-        path = self.rec.dir / f"s{self.session:04d}_{self.count:05d}.mkv"
-        try:
-            self.out = av.open(str(path), mode="w", format="matroska")
-            self.map = {s.index: self.out.add_stream_from_template(s) for s in self.inputs}
-        except (av.error.FFmpegError, ValueError) as exc:
-            log.warning("recorder: cannot start %s: %s", path, exc)
-            self.out = None
+        self.out = None
+        for fmt, ext in ((self.fmt, self.ext),) if self.fmt else (("mpegts", "ts"), ("matroska", "mkv")):
+            path = self.rec.dir / f"s{self.session:04d}_{self.count:05d}.{ext}"
+            out = None
+            try:
+                out = av.open(str(path), mode="w", format=fmt)
+                self.map = {s.index: out.add_stream_from_template(s) for s in self.inputs}
+                out.start_encoding()  # writes the header now: a codec the format cannot carry fails here
+            except (av.error.FFmpegError, ValueError) as exc:
+                log.info("recorder: %s cannot hold these streams (%s)", fmt, exc)
+                if out is not None:
+                    out.close()
+                path.unlink(missing_ok=True)
+                continue
+            self.out, self.fmt, self.ext = out, fmt, ext
+            break
+        if self.out is None:
+            log.warning("recorder: no container can hold the streams of session %d", self.session)
             return
         self.seg = Segment(str(path), self.session, t, t)
 

@@ -143,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--repeat", type=int, default=1, help="pass the clip set this many times")
     ba.add_argument("--json", action="store_true")
     ba.set_defaults(func=_cmd_bench)
+
+    from liveguard.monitor_cli import add_monitor_parsers
+
+    add_monitor_parsers(sub, bsub)
     return p
 
 

@@ -34,6 +34,7 @@ __all__ = ["IngestActor", "AsrActor", "RayMonitor", "StreamSpec"]
 
 log = logging.getLogger(__name__)
 TICK_S = 0.2  # driver loop period when idle
+MAX_WINDOW_RETRIES = 3  # a window that kills the ASR actor this often is dropped, with an error record
 CALL_TIMEOUT_S = 30.0  # a remote call that takes longer than this is treated as a dead actor
 
 
@@ -82,7 +83,6 @@ class StreamSpec:
 class _Inflight:
     actor: object
     batch: list  # [(Window, ready_wall)]
-    retries: int = 0
 
 
 @dataclass
@@ -112,6 +112,7 @@ class RayMonitor:
         self.inflight: dict[object, _Inflight] = {}
         self.todo: list = []
         self.asr_restarts = 0
+        self.failures: dict[tuple[str, int], int] = {}
         self._reported_end: set[str] = set()
 
     # -- the loop ------------------------------------------------------------------------------
@@ -119,24 +120,37 @@ class RayMonitor:
         busy = {f.actor for f in self.inflight.values()}
         return [a for a in self.asr if a not in busy]
 
-    def _submit(self, actor, batch, retries: int = 0) -> None:
+    def _submit(self, actor, batch) -> None:
         ref = actor.transcribe.remote([w for w, _ in batch])
-        self.inflight[ref] = _Inflight(actor, batch, retries)
+        self.inflight[ref] = _Inflight(actor, batch)
+
+    def _requeue(self, job: _Inflight) -> None:
+        """Put a failed batch's windows back at the front; a window that failed too often is dropped."""
+        again = []
+        for window, ready in job.batch:
+            key = (window.stream_id, window.index)
+            self.failures[key] = self.failures.get(key, 0) + 1
+            if self.failures[key] > MAX_WINDOW_RETRIES:
+                self.on_record({"type": "error", "source": window.stream_id,
+                                "message": f"window {window.t0:.1f}-{window.t1:.1f} s dropped: ASR failed "
+                                           f"{self.failures[key]} times on it"})
+            else:
+                again.append((window, ready))
+        self.todo = again + self.todo
 
     def _pull(self) -> None:
-        idle = self._idle_asr()
-        want = len(idle) * self.opts.batch_size - len(self.todo)
-        if want <= 0:
-            return
-        per_stream = max(1, want // max(1, len(self.ingest)))
-        refs = {sid: a.take.remote(per_stream) for sid, a in self.ingest.items()}
-        for sid, ref in refs.items():
-            try:
-                self.todo += ray.get(ref, timeout=CALL_TIMEOUT_S)
-            except (RayActorError, GetTimeoutError) as exc:
-                log.warning("stream %s: ingest actor unavailable (%s); Ray restarts it", sid, type(exc).__name__)
-        self.todo.sort(key=lambda item: item[1])  # oldest first, whatever the stream
-        for actor in idle:
+        want = len(self._idle_asr()) * self.opts.batch_size - len(self.todo)
+        if want > 0:
+            per_stream = max(1, want // max(1, len(self.ingest)))
+            refs = {sid: a.take.remote(per_stream) for sid, a in self.ingest.items()}
+            for sid, ref in refs.items():
+                try:
+                    self.todo += ray.get(ref, timeout=CALL_TIMEOUT_S)
+                except (RayActorError, GetTimeoutError) as exc:
+                    log.warning("stream %s: ingest actor unavailable (%s); Ray restarts it", sid,
+                                type(exc).__name__)
+            self.todo.sort(key=lambda item: item[1])  # oldest first, whatever the stream
+        for actor in self._idle_asr():
             if not self.todo:
                 break
             batch, self.todo = self.todo[: self.opts.batch_size], self.todo[self.opts.batch_size:]
@@ -154,9 +168,8 @@ class RayMonitor:
             except RayActorError:
                 self.asr_restarts += 1
                 self.metrics.asr_restarts.inc()
-                log.warning("ASR actor died; Ray restarts it and the batch is sent again")
-                if job.retries < 2:
-                    self._submit(job.actor, job.batch, job.retries + 1)
+                log.warning("ASR actor died; Ray restarts it and its windows go back to the queue")
+                self._requeue(job)
                 continue
             except RayTaskError as exc:  # a bug or a bad window: report it, keep monitoring
                 for w, _ in job.batch:
