@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-__all__ = ["DecodeOptions", "ChunkResult", "RawSegment", "decode_chunks", "split_segments"]
+__all__ = ["DecodeOptions", "ChunkResult", "RawSegment", "decode_chunks", "needs_retry", "split_segments"]
 
 TIME_PRECISION = 0.02  # seconds per Whisper timestamp token
 
@@ -68,7 +68,7 @@ def split_segments(tokens: list[int], tokenizer, duration: float) -> list[RawSeg
     return [s for s in segments if s.text and s.end >= s.start]
 
 
-def _needs_retry(r, opts: DecodeOptions) -> bool:
+def needs_retry(r, opts: DecodeOptions) -> bool:
     if r.no_speech_prob > opts.no_speech_threshold and r.avg_logprob < opts.logprob_threshold:
         return False  # silence: retrying would only invent words
     return r.compression_ratio > opts.compression_ratio_threshold or r.avg_logprob < opts.logprob_threshold
@@ -99,13 +99,13 @@ def decode_chunks(model, chunks: list[np.ndarray], opts: DecodeOptions = DecodeO
         results = list(whisper.decode(model, mel, base))
         temps = [0.0] * len(chunks)
         for temperature in opts.fallback_temperatures:
-            retry = [i for i, r in enumerate(results) if _needs_retry(r, opts)]
+            retry = [i for i, r in enumerate(results) if needs_retry(r, opts)]
             if not retry:
                 break
             again = whisper.decode(model, mel[retry], replace(base, temperature=temperature))
             for i, r in zip(retry, again):
                 # take the retry when it passes the checks, else whichever attempt is more confident
-                if not _needs_retry(r, opts) or r.avg_logprob > results[i].avg_logprob:
+                if not needs_retry(r, opts) or r.avg_logprob > results[i].avg_logprob:
                     results[i], temps[i] = r, temperature
     out = []
     for chunk, r, temp in zip(chunks, results, temps):

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from asr.batch_decode import ChunkResult, DecodeOptions, decode_chunks
+from asr.batch_decode import ChunkResult, DecodeOptions
 from asr.chinese import is_chinese_lang, to_simplified
 from asr.hallucination import GuardOptions, compression_ratio, hallucination_reason
 from asr.types import Segment
 from asr.vad import SpeechDetector, VadOptions
 from asr.whisper_model import LoadedWhisper
+
+if TYPE_CHECKING:
+    from asr.ct2_engine import CT2Whisper
 from ingest.decode import SAMPLE_RATE
 from ingest.windows import Window
 
@@ -75,7 +79,7 @@ def _overlaps_speech(t0: float, t1: float, spans: list[tuple[int, int]]) -> bool
 
 
 class Transcriber:
-    def __init__(self, whisper: LoadedWhisper, opts: AsrOptions = AsrOptions(), vad: SpeechDetector | None = None):
+    def __init__(self, whisper: LoadedWhisper | CT2Whisper, opts: AsrOptions = AsrOptions(), vad: SpeechDetector | None = None):
         self.whisper = whisper
         self.opts = opts
         self.vad = vad or (SpeechDetector(opts.vad) if opts.use_vad else None)
@@ -107,7 +111,7 @@ class Transcriber:
 
     def _flush(self, pending: list[tuple[Window, _Chunk | None]]) -> Iterator[WindowTranscript]:
         chunks = [c for _, c in pending if c is not None]
-        results = iter(decode_chunks(self.whisper.model, [c.audio for c in chunks], self.opts.decode))
+        results = iter(self.whisper.decode([c.audio for c in chunks], self.opts.decode))
         for window, chunk in pending:
             if chunk is None:
                 yield WindowTranscript(window, [], 0.0)

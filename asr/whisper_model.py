@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from liveguard.errors import ModelError
-from models import REGISTRY, get_spec, prepare, sha256_file
+from models import REGISTRY, get_spec, prepare, prepare_ct2, sha256_file
 
 __all__ = ["LoadedWhisper", "load_whisper", "default_device"]
 
@@ -19,20 +19,48 @@ OPENAI_NAMES = {"tiny", "tiny.en", "base", "base.en", "small", "small.en", "medi
 
 @dataclass
 class LoadedWhisper:
+    """openai-whisper in PyTorch: any checkpoint, CPU or GPU."""
+
     model: torch.nn.Module  # whisper.model.Whisper
     model_id: str  # recorded with every transcript: name@version or file@sha256-prefix
     device: str
+
+    def decode(self, chunks, opts):
+        from asr.batch_decode import decode_chunks
+
+        return decode_chunks(self.model, chunks, opts)
 
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_whisper(name: str = "whisper-base", device: str | None = None) -> LoadedWhisper:
-    """`name`: a registry name (default, offline), a path to a .pt checkpoint, or an openai-whisper name."""
+ENGINES = ("auto", "torch", "ct2")
+
+
+def load_whisper(name: str = "whisper-base", device: str | None = None, engine: str = "torch"):
+    """`name`: a registry name (default, offline), a path to a .pt checkpoint, or an openai-whisper name.
+
+    `engine`: "torch" (openai-whisper), "ct2" (CTranslate2 int8 on CPU / fp16 on GPU; registry
+    models only), or "auto" (ct2 for registry models when CTranslate2 is installed, else torch).
+    Both return an object with `.decode(chunks, opts)`, `.model_id` and `.device`.
+    """
     import whisper
 
+    if engine not in ENGINES:
+        raise ModelError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     device = device or default_device()
+    if engine in ("auto", "ct2") and name in REGISTRY:
+        try:
+            from asr.ct2_engine import CT2Whisper
+        except ImportError as exc:
+            if engine == "ct2":
+                raise ModelError(f"engine ct2 needs the ctranslate2 package: {exc}") from exc
+        else:
+            return CT2Whisper(prepare_ct2(name), get_spec(name).model_id, device=device,
+                              compute_type="int8" if device == "cpu" else "float16")
+    elif engine == "ct2":
+        raise ModelError(f"engine ct2 runs registry models only ({', '.join(sorted(REGISTRY))}), not {name!r}")
     path = Path(name)
     try:
         if name in REGISTRY:

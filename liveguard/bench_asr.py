@@ -82,52 +82,135 @@ def _score(clips: list[Clip], hyps: list[str]) -> tuple[float, float]:
     return w, c
 
 
-def run_bench(model_name: str = "whisper-base", device: str | None = None, batch_size: int = 8,
-              repeat: int = 1) -> dict:
+def pack_clips(clips: list[Clip], n_windows: int, max_s: float = 28.0, gap_s: float = 0.3) -> list[Clip]:
+    """English clips packed back to back into `n_windows` windows of up to `max_s` seconds of speech,
+    the way a busy live room fills its windows (clips are reused in turn)."""
+    en = [c for c in clips if c.lang == "en"]
+    gap = np.zeros(int(gap_s * SAMPLE_RATE), np.float32)
+    out, k = [], 0
+    for w in range(n_windows):
+        audio, refs = [], []
+        while True:
+            c = en[k % len(en)]
+            if sum(len(a) for a in audio) + len(c.audio) + len(gap) > max_s * SAMPLE_RATE and audio:
+                break
+            audio += [c.audio, gap]
+            refs.append(c.reference)
+            k += 1
+        out.append(Clip(f"packed{w:03d}", np.concatenate(audio), "en", " ".join(refs)))
+    return out
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _paths(model_name: str, device: str, batch_size: int):
+    """(name, setup) pairs; setup() loads what the path needs and returns hyps_for(clips)."""
     import torch
+    import whisper
 
     from asr.transcriber import AsrOptions, Transcriber
     from asr.whisper_model import load_whisper
 
+    def openai_loop():
+        loaded = load_whisper(model_name, device, engine="torch")
+        fp16 = loaded.device == "cuda"
+        return lambda clips: [loaded.model.transcribe(c.audio, fp16=fp16, condition_on_previous_text=False,
+                                                      temperature=0.0)["text"] for c in clips]
+
+    def openai_decode_batched():
+        loaded = load_whisper(model_name, device, engine="torch")
+        opts = whisper.DecodingOptions(fp16=loaded.device == "cuda", without_timestamps=True)
+
+        def run(clips):
+            hyps = []
+            for i in range(0, len(clips), batch_size):
+                mel = torch.stack([whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(c.audio)))
+                                   for c in clips[i:i + batch_size]]).to(loaded.model.device)
+                hyps += [r.text for r in whisper.decode(loaded.model, mel.half() if opts.fp16 else mel, opts)]
+            return hyps
+        return run
+
+    def faster_whisper_batched():
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        from models import prepare_ct2
+
+        fw = WhisperModel(str(prepare_ct2(model_name)), device=device,
+                          compute_type="int8" if device == "cpu" else "float16")
+        pipe = BatchedInferencePipeline(fw)
+        return lambda clips: [" ".join(s.text for s in pipe.transcribe(c.audio, batch_size=batch_size)[0])
+                              for c in clips]
+
+    def liveguard(engine):
+        def setup():
+            t = Transcriber(load_whisper(model_name, device, engine=engine), AsrOptions(batch_size=batch_size))
+            return lambda clips: [" ".join(s.text for s in r.segments)
+                                  for r in t.transcribe(_clip_window(c) for c in clips)]
+        return setup
+
+    return [("openai-whisper transcribe() loop", openai_loop),
+            (f"openai-whisper decode() batched B={batch_size}", openai_decode_batched),
+            (f"faster-whisper batched int8 B={batch_size}", faster_whisper_batched),
+            (f"liveguard torch B={batch_size} +VAD", liveguard("torch")),
+            (f"liveguard ct2 engine B={batch_size} +VAD", liveguard("ct2"))]
+
+
+def run_bench(model_name: str = "whisper-base", device: str | None = None, batch_size: int = 8,
+              repeat: int = 1, packed: int = 0, only: list[str] | None = None) -> dict:
+    """Every path on the same audio, one after the other, in this process; one row each."""
+    import torch
+
+    from asr.whisper_model import default_device
+
+    device = device or default_device()
     clips = reference_clips()
     if not clips:
         raise SystemExit("no reference speech found: run scripts/setup.sh (needs pocketsphinx-testdata)")
-    clips = clips * repeat
-    loaded = load_whisper(model_name, device)
-    model = loaded.model
-    fp16 = loaded.device == "cuda"
-    audio_s = sum(c.seconds for c in clips)
-
-    # Warm both paths on one clip so one-off costs (mel filters, kernels, VAD load) are not timed.
-    model.transcribe(clips[0].audio, fp16=fp16, condition_on_previous_text=False)
-    transcriber = Transcriber(loaded, AsrOptions(batch_size=batch_size))
-    list(transcriber.transcribe([_clip_window(clips[0])]))
-
-    t = time.perf_counter()
-    loop_hyps = [model.transcribe(c.audio, fp16=fp16, condition_on_previous_text=False)["text"] for c in clips]
-    loop_s = time.perf_counter() - t
-
-    t = time.perf_counter()
-    results = list(transcriber.transcribe(_clip_window(c) for c in clips))
-    batch_s = time.perf_counter() - t
-    batch_hyps = [" ".join(s.text for s in r.segments) for r in results]
-
+    items = pack_clips(clips, packed) if packed else clips * repeat
+    audio_s = sum(c.seconds for c in items)
     rows = []
-    for name, wall, hyps in (("openai-whisper transcribe() loop", loop_s, loop_hyps),
-                             (f"liveguard batched (B={batch_size}, VAD)", batch_s, batch_hyps)):
-        w, c = _score(clips, hyps)
-        rows.append({"path": name, "wall_s": wall, "audio_s_per_s": audio_s / wall, "wer": w, "cer": c})
-    return {"model": loaded.model_id, "device": loaded.device, "threads": torch.get_num_threads(),
-            "clips": len(clips), "audio_s": audio_s, "rows": rows,
-            "speedup": loop_s / batch_s, "hyps": list(zip([c.name for c in clips], loop_hyps, batch_hyps))}
+    for name, setup in _paths(model_name, device, batch_size):
+        if only and not any(o in name for o in only):
+            continue
+        try:
+            hyps_for = setup()
+        except ImportError as exc:
+            rows.append({"path": name, "skipped": f"not installed ({exc.name})"})
+            continue
+        hyps_for(items[:1])  # warm-up: one-off costs (kernels, mel filters, VAD) are not timed
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        t = time.perf_counter()
+        hyps = hyps_for(items)
+        wall = time.perf_counter() - t
+        w, c = _score(items, hyps)
+        peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else _peak_rss_mb()
+        rows.append({"path": name, "wall_s": wall, "audio_s_per_s": audio_s / wall, "wer": w, "cer": c,
+                     "peak_mb": peak, "hyps": hyps})
+    if device == "cuda":
+        rows.append({"path": "transformers pipeline (GPU)", "skipped": "not built yet"})
+    base = next((r for r in rows if "transcribe() loop" in r["path"] and "wall_s" in r), None)
+    for r in rows:
+        if base and "wall_s" in r:
+            r["vs_loop"] = base["wall_s"] / r["wall_s"]
+    return {"model": model_name, "device": device, "threads": torch.get_num_threads(), "items": len(items),
+            "set": f"packed x{packed}" if packed else "clips", "audio_s": audio_s, "rows": rows,
+            "names": [c.name for c in items]}
 
 
 def format_bench(res: dict) -> str:
-    lines = [f"model {res['model']} on {res['device']} ({res['threads']} threads), "
-             f"{res['clips']} clips, {res['audio_s']:.1f} s of real speech",
-             f"{'path':40s} {'wall s':>8s} {'audio-s/s':>10s} {'WER en':>8s} {'CER zh':>8s}"]
+    peak = "peak GPU MiB" if res["device"] == "cuda" else "peak RSS MiB"
+    lines = [f"model {res['model']} on {res['device']} ({res['threads']} threads), {res['items']} items "
+             f"({res['set']}), {res['audio_s']:.1f} s of real speech",
+             f"{'path':40s} {'wall s':>7s} {'audio-s/s':>9s} {'x loop':>6s} {'WER en':>7s} {'CER zh':>7s} {peak:>12s}"]
     for r in res["rows"]:
-        lines.append(f"{r['path']:40s} {r['wall_s']:8.2f} {r['audio_s_per_s']:10.2f} "
-                     f"{r['wer'] * 100:7.1f}% {r['cer'] * 100:7.1f}%")
-    lines.append(f"batched / loop throughput: {res['speedup']:.2f}x")
+        if "skipped" in r:
+            lines.append(f"{r['path']:40s} skipped: {r['skipped']}")
+            continue
+        lines.append(f"{r['path']:40s} {r['wall_s']:7.2f} {r['audio_s_per_s']:9.2f} {r.get('vs_loop', 1):6.2f} "
+                     f"{r['wer'] * 100:6.1f}% {r['cer'] * 100:6.1f}% {r['peak_mb']:12.0f}")
     return "\n".join(lines)

@@ -33,7 +33,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         return 1
     ruleset = RuleSet.from_files(args.rules) if args.rules else RuleSet.load_default()
     detector = RuleDetector(ruleset)
-    transcriber = Transcriber(load_whisper(args.model, args.device),
+    transcriber = Transcriber(load_whisper(args.model, args.device, engine=args.engine),
                               AsrOptions(batch_size=args.batch_size, decode=DecodeOptions(language=args.language)))
     window_opts = WindowOptions(frame_fps=args.frame_fps)
     sessions = None
@@ -94,14 +94,17 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from liveguard.bench_asr import format_bench, run_bench
 
-    res = run_bench(args.model, args.device, args.batch_size, args.repeat)
+    res = run_bench(args.model, args.device, args.batch_size, args.repeat, args.packed, args.only)
     if args.json:
-        print(json.dumps({k: v for k, v in res.items() if k != "hyps"}, indent=2))
+        print(json.dumps({k: v for k, v in res.items()}, indent=2, ensure_ascii=False))
     else:
         print(format_bench(res))
         if args.verbose:
-            for name, loop, batch in res["hyps"]:
-                print(f"{name}\n  loop:    {loop.strip()}\n  batched: {batch.strip()}")
+            for i, name in enumerate(res["names"]):
+                print(name)
+                for r in res["rows"]:
+                    if "hyps" in r:
+                        print(f"  {r['path'][:30]:30s} {r['hyps'][i].strip()}")
     return 0
 
 
@@ -119,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strict", action="store_true", help="exit 1 when any file had an error")
     s.add_argument("--model", default="whisper-base", help="registry name, .pt checkpoint, or openai-whisper name")
     s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    s.add_argument("--engine", choices=["auto", "torch", "ct2"], default="auto",
+                   help="ASR engine: ct2 = CTranslate2 (int8 on CPU) for registry models; torch = openai-whisper")
     s.add_argument("--language", default=None, help="force a language (zh, en); default: detect per window")
     s.add_argument("--batch-size", type=int, default=8, help="windows per Whisper call")
     s.add_argument("--frame-fps", type=float, default=1.0, help="video frames sampled per second (0: none)")
@@ -141,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--device", default=None)
     ba.add_argument("--batch-size", type=int, default=8)
     ba.add_argument("--repeat", type=int, default=1, help="pass the clip set this many times")
+    ba.add_argument("--packed", type=int, default=0,
+                    help="instead of the clips, N windows packed with ~28 s of English speech each")
+    ba.add_argument("--only", nargs="+", help="run only the paths whose name contains one of these")
     ba.add_argument("--json", action="store_true")
     ba.set_defaults(func=_cmd_bench)
 

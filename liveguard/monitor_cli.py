@@ -58,6 +58,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             print(f"\n[{time.strftime('%H:%M:%S')}]\n" + live_table(mon), file=sys.stderr, flush=True)
 
     mon = RayMonitor(specs, Path(args.workdir), _monitor_options(args), model=args.model, device=args.device,
+                     engine=args.engine,
                      n_asr=args.asr_actors, asr_gpus=args.asr_gpus, on_record=on_record)
     if args.metrics_port:
         mon.metrics.serve(args.metrics_port)
@@ -77,7 +78,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
 def _cmd_bench_live(args: argparse.Namespace) -> int:
     from pipeline.bench_live import format_live_bench, run_live_bench
 
-    res = run_live_bench(args.file, args.streams, model=args.model, device=args.device, batch_size=args.batch_size,
+    res = run_live_bench(args.file, args.streams, model=args.model, device=args.device, engine=args.engine,
+                         batch_size=args.batch_size,
                          window_s=args.window_s, duration_s=args.duration, naive=not args.no_baseline)
     print(json.dumps(res, indent=2) if args.json else format_live_bench(res))
     return 0
@@ -93,6 +95,8 @@ def add_monitor_parsers(sub, bench_sub) -> None:
     m.add_argument("--duration", type=float, help="stop after this many seconds (default: when all streams end)")
     m.add_argument("--model", default="whisper-base")
     m.add_argument("--device", default=None)
+    m.add_argument("--engine", choices=["auto", "torch", "ct2"], default="auto",
+                   help="ASR engine: CTranslate2 (int8 on CPU) for registry models when auto")
     m.add_argument("--asr-actors", type=int, default=1, help="ASR actors (each holds one model)")
     m.add_argument("--asr-gpus", type=float, default=0.0, help="GPUs per ASR actor (e.g. 0.5 to share one)")
     m.add_argument("--batch-size", type=int, default=8, help="windows across streams per Whisper call")
@@ -112,6 +116,7 @@ def add_monitor_parsers(sub, bench_sub) -> None:
     b.add_argument("--streams", type=int, nargs="+", default=[1, 2, 3, 4], help="stream counts to try")
     b.add_argument("--model", default="whisper-base")
     b.add_argument("--device", default=None)
+    b.add_argument("--engine", choices=["auto", "torch", "ct2"], default="auto")
     b.add_argument("--batch-size", type=int, default=8)
     b.add_argument("--window-s", type=float, default=8.0)
     b.add_argument("--duration", type=float, default=None, help="seconds per trial (default: the file's length)")

@@ -20,7 +20,7 @@ import torch
 from liveguard.errors import ModelError
 from models.registry import ModelSpec, get_spec
 
-__all__ = ["cache_dir", "prepare", "sha256_file", "source_files"]
+__all__ = ["cache_dir", "prepare", "prepare_ct2", "sha256_file", "source_files"]
 
 CHUNK = 1 << 20  # 1 MiB reads when hashing
 
@@ -57,6 +57,28 @@ def source_files(spec: ModelSpec) -> list[Path]:
     return files
 
 
+CT2_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")  # beside model.bin in the first package
+
+
+def _stage_ct2_dir(joined: Path, data_dir: Path, dest: Path) -> None:
+    """Keep the joined CTranslate2 model as a directory the CTranslate2 runtime loads directly."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in CT2_FILES:
+        if (data_dir / name).exists():
+            (dest / name).write_bytes((data_dir / name).read_bytes())
+    os.replace(joined, dest / "model.bin")
+
+
+def prepare_ct2(name: str, root: Path | None = None) -> Path:
+    """The CTranslate2 directory of a ct2-whisper model, prepared and checksum-verified."""
+    spec = get_spec(name)
+    root = root or cache_dir()
+    ct2 = root / spec.name / "ct2"
+    if not (ct2 / "model.bin").exists() or sha256_file(ct2 / "model.bin") != spec.sha256:
+        prepare(name, root, force=True)
+    return ct2
+
+
 def _manifest_path(spec: ModelSpec, root: Path) -> Path:
     return root / spec.name / "manifest.json"
 
@@ -69,7 +91,7 @@ def prepare(name: str, root: Path | None = None, force: bool = False) -> Path:
     root = root or cache_dir()
     out = root / spec.name / "model.pt"
     manifest = _manifest_path(spec, root)
-    if out.exists() and manifest.exists() and not force:
+    if out.exists() and manifest.exists() and (out.parent / "ct2" / "model.bin").exists() and not force:
         recorded = json.loads(manifest.read_text())
         if recorded.get("source_sha256") == spec.sha256 and sha256_file(out) == recorded.get("sha256"):
             return out
@@ -92,6 +114,7 @@ def prepare(name: str, root: Path | None = None, force: bool = False) -> Path:
         staged = Path(tmp) / "model.pt"
         torch.save(checkpoint, staged)
         digest = sha256_file(staged)
+        _stage_ct2_dir(joined, parts[0].parent, out.parent / "ct2")
         os.replace(staged, out)  # atomic: a crash never leaves a half-written model.pt
     manifest.write_text(json.dumps({"model": spec.model_id, "source": spec.source,
                                     "source_sha256": spec.sha256, "sha256": digest}, indent=2))

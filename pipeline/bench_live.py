@@ -30,11 +30,11 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _trial(file: str, n: int, batch_size: int, opts: MonitorOptions, model: str, device: str | None,
-           duration_s: float | None) -> dict:
+           engine: str, duration_s: float | None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="lg-bench-live-"))
     try:
         mon = RayMonitor([StreamSpec(f"s{i + 1}", file) for i in range(n)], work,
-                         replace(opts, batch_size=batch_size), model=model, device=device)
+                         replace(opts, batch_size=batch_size), model=model, device=device, engine=engine)
         mon.start()
         t = time.time()
         try:
@@ -52,7 +52,7 @@ def _trial(file: str, n: int, batch_size: int, opts: MonitorOptions, model: str,
 
 
 def run_live_bench(file: str, streams: list[int], model: str = "whisper-base", device: str | None = None,
-                   batch_size: int = 8, window_s: float = 8.0, duration_s: float | None = None,
+                   engine: str = "auto", batch_size: int = 8, window_s: float = 8.0, duration_s: float | None = None,
                    naive: bool = True) -> dict:
     import ray
     import torch
@@ -65,17 +65,17 @@ def run_live_bench(file: str, streams: list[int], model: str = "whisper-base", d
     rows = []
     for n in streams:
         rows.append({"path": f"batched (B={batch_size})", **_trial(file, n, batch_size, opts, model, device,
-                                                                 duration_s)})
+                                                                 engine, duration_s)})
         if naive:
-            rows.append({"path": "naive (B=1)", **_trial(file, n, 1, opts, model, device, duration_s)})
+            rows.append({"path": "naive (B=1)", **_trial(file, n, 1, opts, model, device, engine, duration_s)})
     best = {p: max((r["streams"] for r in rows if r["path"] == p and r["ok"]), default=0)
             for p in {r["path"] for r in rows}}
-    return {"file": file, "device": device or ("cuda" if torch.cuda.is_available() else "cpu"),
+    return {"file": file, "engine": engine, "device": device or ("cuda" if torch.cuda.is_available() else "cpu"),
             "cpus": os.cpu_count(), "window_s": window_s, "rows": rows, "max_streams_ok": best}
 
 
 def format_live_bench(res: dict) -> str:
-    lines = [f"{res['file']} on {res['device']} ({res['cpus']} CPUs), windows <= {res['window_s']} s, "
+    lines = [f"{res['file']} on {res['device']} ({res['cpus']} CPUs, engine {res['engine']}), windows <= {res['window_s']} s, "
              f"bound: p95 speech-to-finding < {DELAY_BOUND_S:.0f} s with no dropped windows",
              f"{'path':16s} {'streams':>7s} {'findings':>8s} {'dropped':>7s} {'p50 s':>6s} {'p95 s':>6s} "
              f"{'max s':>6s}  ok"]

@@ -63,8 +63,8 @@ class IngestActor:
 
 @ray.remote(max_restarts=-1, max_task_retries=0)
 class AsrActor:
-    def __init__(self, model: str, device: str | None, opts: AsrOptions):
-        self.transcriber = Transcriber(load_whisper(model, device), opts)
+    def __init__(self, model: str, device: str | None, opts: AsrOptions, engine: str = "auto"):
+        self.transcriber = Transcriber(load_whisper(model, device, engine=engine), opts)
 
     def transcribe(self, windows):
         return list(self.transcriber.transcribe(windows))
@@ -92,6 +92,7 @@ class RayMonitor:
     opts: MonitorOptions = field(default_factory=MonitorOptions)
     model: str = "whisper-base"
     device: str | None = None
+    engine: str = "auto"
     n_asr: int = 1
     asr_gpus: float = 0.0
     on_record: Callable[[dict], None] = lambda rec: None
@@ -103,7 +104,7 @@ class RayMonitor:
         self.workdir = Path(self.workdir)
         self.processor = LiveProcessor(RuleDetector(), self.workdir / "clips", self.opts)
         asr_opts = AsrOptions(batch_size=self.opts.batch_size)
-        self.asr = [AsrActor.options(num_gpus=self.asr_gpus).remote(self.model, self.device, asr_opts)
+        self.asr = [AsrActor.options(num_gpus=self.asr_gpus).remote(self.model, self.device, asr_opts, self.engine)
                     for _ in range(self.n_asr)]
         ray.get([a.ping.remote() for a in self.asr])  # models loaded before streams start
         self.ingest = {s.stream_id: IngestActor.remote(s.stream_id, s.url, str(self.workdir), self.opts)

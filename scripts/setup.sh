@@ -31,7 +31,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
     # torch first, pinned, so that no other package pulls a CUDA build in.
     "$VENV/bin/pip" install -q torch==2.13.0
-    "$VENV/bin/pip" install -q -e ".[dev,postgres]"
+    "$VENV/bin/pip" install -q -e ".[dev,postgres,bench]"
     echo "$want" > "$stamp"
 fi
 

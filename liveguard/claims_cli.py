@@ -1,0 +1,246 @@
+"""`liveguard claims classify | eval | train`.
+
+Wired into liveguard/cli.py by `add_claims_parser(sub)`. Bad input raises LiveGuardError
+subclasses (printed by the top-level CLI); in `classify` a bad line gives an
+`{"line": n, "error": ...}` line and the stream goes on.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import IO, Iterator
+
+from liveguard.errors import ConfigError
+
+__all__ = ["add_claims_parser", "add_claims_bench_parser"]
+
+DETECTORS = ("rules", "classifier", "combined")
+BATCH_LINES = 64          # classify embeds this many lines at a time
+MAX_LINE_CHARS = 100_000  # a stdin line longer than this is refused before JSON parsing
+
+
+def _build_detector(kind: str, rules_files: list[str] | None, head: str | None, hf_checkpoint: str | None):
+    from claims import CombinedDetector, RuleDetector, RuleSet
+    from claims.rules import RuleFileError
+
+    rules = None
+    if kind in ("rules", "combined"):
+        try:
+            rules = RuleDetector(RuleSet.from_files(rules_files) if rules_files else RuleSet.load_default())
+        except RuleFileError as exc:
+            raise ConfigError(str(exc)) from exc
+    model = None
+    if kind in ("classifier", "combined"):
+        if hf_checkpoint:
+            from claims.hf_classifier import HFClassifierDetector
+
+            model = HFClassifierDetector.load(hf_checkpoint)
+        else:
+            from claims.classifier import ClassifierDetector, LinearHead
+
+            model = ClassifierDetector(LinearHead.load(head) if head else None)
+    # listing checks are rule-like: they run with the rules, not with the model alone
+    return CombinedDetector(rules, model, use_listing=rules is not None)
+
+
+def _parse_request(line: str):
+    """One stdin line -> (text, lang, Listing | None); ValueError / ListingError on bad input."""
+    from claims.combined import MAX_TEXT_CHARS
+    from claims.listing import Listing
+
+    if len(line) > MAX_LINE_CHARS:
+        raise ValueError(f"line has {len(line)} characters, more than {MAX_LINE_CHARS}")
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(obj, dict):
+        raise ValueError('expected a JSON object like {"text": "..."}')
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("`text` must be a non-empty string")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"`text` has {len(text)} characters, more than {MAX_TEXT_CHARS}; split it into sentences")
+    lang = obj.get("lang")
+    if lang is not None and lang not in ("zh", "en"):
+        raise ValueError(f"`lang` must be 'zh', 'en' or absent, got {lang!r}")
+    listing = Listing.from_dict(obj["listing"]) if obj.get("listing") is not None else None
+    return text, lang, listing
+
+
+def _lines(stream: IO[str]) -> Iterator[tuple[int, str]]:
+    for n, line in enumerate(stream, 1):
+        line = line.rstrip("\n")
+        if line.strip():
+            yield n, line
+
+
+def classify_stream(detector, inp: IO[str], out: IO[str]) -> tuple[int, int]:
+    """Classify JSON lines from `inp` to `out`; returns (lines classified, lines refused)."""
+    from liveguard.errors import LiveGuardError
+
+    ok = bad = 0
+    batch: list[tuple[int, str, str | None, object]] = []
+
+    def flush() -> None:
+        nonlocal ok
+        if not batch:
+            return
+        results = detector.classify_batch([b[1] for b in batch], [b[2] for b in batch], [b[3] for b in batch])
+        for r in results:
+            d = r.to_dict()
+            out.write(json.dumps(d, ensure_ascii=False) + "\n")
+        ok += len(batch)
+        batch.clear()
+        out.flush()
+
+    for n, line in _lines(inp):
+        try:
+            text, lang, listing = _parse_request(line)
+        except (ValueError, LiveGuardError) as exc:
+            flush()  # keep output in input order
+            out.write(json.dumps({"line": n, "error": str(exc)}, ensure_ascii=False) + "\n")
+            bad += 1
+            continue
+        batch.append((n, text, lang, listing))
+        if len(batch) >= BATCH_LINES:
+            flush()
+    flush()
+    return ok, bad
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    detector = _build_detector(args.detector, args.rules, args.head, args.hf_checkpoint)
+    if args.input:
+        try:
+            inp = open(args.input, encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise ConfigError(f"cannot read {args.input}: {exc}") from exc
+    else:
+        inp = sys.stdin
+    try:
+        ok, bad = classify_stream(detector, inp, sys.stdout)
+    finally:
+        if inp is not sys.stdin:
+            inp.close()
+    if not args.quiet:
+        print(f"classified {ok} line(s), refused {bad}", file=sys.stderr)
+    return 1 if args.strict and bad else 0
+
+
+def run_eval(path: str, detector) -> tuple[object, list]:
+    from claims.evaluate import evaluate, load_items
+    from claims.listing import Listing, ListingError
+
+    items = load_items(path)
+    listings = []
+    for i, it in enumerate(items):
+        try:
+            listings.append(Listing.from_dict(it.listing) if it.listing is not None else None)
+        except ListingError as exc:
+            raise ConfigError(f"{path}: item {i + 1}: {exc}") from exc
+    results = detector.classify_batch([it.text for it in items], [it.lang for it in items], listings)
+    report = evaluate([it.labels for it in items], [set(r.labels) for r in results], kinds=[it.kind for it in items])
+    return report, results
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from claims.evaluate import format_table
+
+    detector = _build_detector(args.detector, args.rules, args.head, args.hf_checkpoint)
+    report, _ = run_eval(args.file, detector)
+    if args.json:
+        print(json.dumps({"detector": args.detector, "name": detector.name, **report.to_dict()}, indent=1))
+    else:
+        print(format_table(report, f"{args.file} — detector {args.detector} ({detector.name})"))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from claims.evaluate import load_items
+    from claims.train import data_hash
+
+    items = load_items(args.data)
+    if args.backend == "hf":
+        if not args.init:
+            raise ConfigError("--backend hf needs --init DIR (a transformers checkpoint to fine-tune)")
+        from claims.hf_classifier import HFTrainOptions, train_hf
+
+        out = Path(args.out or "claims-hf-model")
+        opts = HFTrainOptions(epochs=args.epochs or 3, lr=args.lr or 5e-5, seed=args.seed)
+        report = train_hf(args.init, items, out, opts)
+        print(json.dumps(report, indent=1))
+        return 0
+    from claims.classifier import DEFAULT_HEAD, TrainOptions
+    from claims.train import train_head
+
+    opts = TrainOptions(**{k: v for k, v in (("epochs", args.epochs), ("lr", args.lr)) if v})
+    from claims import RuleDetector
+
+    head, report = train_head(items, opts=opts, seed=args.seed, rules=RuleDetector())
+    head.meta.update({"train_data": str(args.data), "train_data_sha256": data_hash(args.data)})
+    out = head.save(args.out or DEFAULT_HEAD)
+    print(json.dumps({"head": str(out), **report}, indent=1))
+    return 0
+
+
+def add_claims_parser(subparsers) -> None:
+    """Add `claims` with `classify`, `eval` and `train` to the top-level subparsers."""
+    from claims.dataset_build import DEFAULT_OUT
+
+    c = subparsers.add_parser("claims", help="classify sentences for claims, evaluate, train the classifier")
+    csub = c.add_subparsers(dest="claims_command", required=True)
+
+    def detector_opts(p: argparse.ArgumentParser, default: str) -> None:
+        p.add_argument("--detector", choices=DETECTORS, default=default,
+                       help="rules (+ listing checks), the classifier alone, or both (default: %(default)s)")
+        p.add_argument("--rules", nargs="+", help="rule files to use instead of the bundled ones")
+        p.add_argument("--head", help="classifier head .npz (default: the bundled claims/data/head.npz)")
+        p.add_argument("--hf-checkpoint", help="use a fine-tuned transformers checkpoint directory as the classifier")
+
+    k = csub.add_parser("classify", help='JSON lines {"text", "listing"?, "lang"?} on stdin -> one result per line')
+    detector_opts(k, "combined")
+    k.add_argument("--input", help="read this file instead of stdin")
+    k.add_argument("--strict", action="store_true", help="exit 1 when any line was refused")
+    k.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    k.set_defaults(func=_cmd_classify)
+
+    e = csub.add_parser("eval", help='per-label precision/recall/F1 on labelled JSON lines {"text", "labels"}')
+    e.add_argument("file", help=f"labelled JSON lines (e.g. {DEFAULT_OUT / 'test.jsonl'})")
+    detector_opts(e, "combined")
+    e.add_argument("--json", action="store_true", help="machine-readable output")
+    e.set_defaults(func=_cmd_eval)
+
+    t = csub.add_parser("train", help="train the classifier head (default) or fine-tune a transformers checkpoint")
+    t.add_argument("--data", default=str(DEFAULT_OUT / "train.jsonl"), help="labelled train JSON lines")
+    t.add_argument("--backend", choices=["e5-head", "hf"], default="e5-head")
+    t.add_argument("--out", help="head .npz (e5-head; default: the bundled one) or output directory (hf)")
+    t.add_argument("--init", help="hf: checkpoint directory to start from")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--seed", type=int, default=7)
+    t.set_defaults(func=_cmd_train)
+
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from claims.bench import format_bench, run_bench
+
+    results = [run_bench(_build_detector(kind, None, args.head, None), args.n) for kind in args.detector]
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        print("\n".join(format_bench(r) for r in results))
+    return 0
+
+
+def add_claims_bench_parser(bench_subparsers) -> None:
+    """Add `claims` under `liveguard bench`: sentences/s for rules alone and rules + classifier."""
+    b = bench_subparsers.add_parser("claims", help="claims classification throughput (sentences/s)")
+    b.add_argument("-n", type=int, default=10_000, help="sentences to classify (default: %(default)s)")
+    b.add_argument("--detector", nargs="+", choices=DETECTORS, default=["rules", "combined"])
+    b.add_argument("--head", help="classifier head .npz (default: the bundled one)")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=_cmd_bench)
