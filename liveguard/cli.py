@@ -153,8 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     ba.set_defaults(func=_cmd_bench)
 
     from liveguard.monitor_cli import add_monitor_parsers
+    from liveguard.serve_cli import add_serve_parsers
 
     add_monitor_parsers(sub, bsub)
+    add_serve_parsers(sub)
     return p
 
 

@@ -10,8 +10,9 @@ VENV=${VENV:-.venv}
 CACHE=${LIVEGUARD_CACHE:-$PWD/.cache/liveguard}
 TESTDATA=.cache/testdata
 # espeak-ng makes English test speech; pocketsphinx-testdata holds real LibriVox clips;
-# ffmpeg's CLI builds test media and serves live streams in tests (PyAV decodes on its own).
-APT_PACKAGES=(ffmpeg espeak-ng pocketsphinx-testdata)
+# ffmpeg's CLI builds test media and serves live streams in tests (PyAV decodes on its own);
+# postgresql runs the database tests against a real server; chromium runs the review-page test.
+APT_PACKAGES=(ffmpeg espeak-ng pocketsphinx-testdata postgresql chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

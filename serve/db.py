@@ -25,15 +25,18 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def make_engine(url: str = DEFAULT_DB_URL) -> Engine:
+def make_engine(url: str = DEFAULT_DB_URL, create_tables: bool = True) -> Engine:
+    """An engine for `url`. The scanner lets it create missing tables; the service passes
+    create_tables=False and runs the Alembic migrations instead (serve.migrate)."""
     try:
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, future=True)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        # Alembic migrations arrive with the review service; until then the tables are created here.
-        Base.metadata.create_all(engine)
+        if create_tables:
+            # A database made this way matches the newest migration; serve.migrate stamps it so.
+            Base.metadata.create_all(engine)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise ConfigError(f"cannot open database {url!r}: {exc}") from exc
     return engine

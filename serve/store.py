@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline.scan import FileScan
 from serve.tables import FindingRow, Recording, ScanError, TranscriptSegment
+
+if TYPE_CHECKING:  # only for the annotation: importing the pipeline would load torch and Whisper
+    from pipeline.scan import FileScan
 
 __all__ = ["SaveCounts", "save_scan"]
 

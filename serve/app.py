@@ -1,0 +1,94 @@
+"""The FastAPI application factory: `create_app(settings)` builds the whole service.
+
+Collaborators come in as arguments (an engine, say) so tests can pass their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
+
+from serve.api import api_router
+from serve.auth import RateLimiter
+from serve.db import make_engine, make_sessionmaker
+from serve.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from serve.rescans import RescanWorker, Scanner, default_scanner
+from serve.settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None, start_workers: bool = True,
+               scanner: Scanner | None = None) -> FastAPI:
+    """The service. `engine` defaults to settings.db_url, migrated to the newest revision;
+    `scanner` (path -> FileScan) defaults to the real pipeline, loaded on the first re-scan;
+    start_workers=False leaves the webhook and re-scan threads off (tests drive them)."""
+    if engine is None:
+        from serve.migrate import upgrade
+
+        engine = make_engine(settings.db_url, create_tables=False)
+        upgrade(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        workers = []
+        if start_workers and settings.webhook_urls:
+            from serve.webhooks import WebhookWorker
+
+            app.state.webhooks = WebhookWorker(app.state.sessions, settings)
+            workers.append(app.state.webhooks)
+        if start_workers:
+            app.state.rescans = RescanWorker(app.state.sessions, settings, scanner or default_scanner(settings))
+            workers.append(app.state.rescans)
+        for w in workers:
+            w.start()
+        yield
+        for w in workers:
+            w.stop()
+
+    app = FastAPI(title="LiveGuard", version="0.1.0", lifespan=lifespan,
+                  description="Review queue, sanctions, blacklist and evidence for live-commerce monitoring. "
+                              "Every route but /healthz needs an API key: `Authorization: Bearer <key>`.")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.metrics = Metrics()
+    app.state.webhooks = None
+    app.state.rescans = None
+    app.state.export_signer = None
+    if settings.export_signing_key:
+        from serve.signing import ExportSigner
+
+        app.state.export_signer = ExportSigner(settings.export_signing_key)
+    app.include_router(api_router)
+    from serve import ui
+
+    ui.install(app)
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity error on %s: %s", request.url.path, exc.orig)
+        return JSONResponse({"detail": "conflicts with an existing record; reload and try again"}, status_code=409)
+
+    @app.exception_handler(OperationalError)
+    async def _unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database error on %s: %s", request.url.path, exc.orig)
+        return JSONResponse({"detail": "database unavailable or busy; retry"}, status_code=503,
+                            headers={"Retry-After": "1"})
+
+    @app.exception_handler(StatementError)
+    async def _bad_value(request: Request, exc: StatementError) -> JSONResponse:
+        # e.g. a NUL byte in a string, which PostgreSQL text cannot hold
+        return JSONResponse({"detail": f"a value was rejected by the database: {exc.orig}"}, status_code=400)
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app

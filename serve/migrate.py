@@ -1,0 +1,57 @@
+"""Alembic migrations, run from code (`liveguard serve` does this at start) or with `alembic`.
+
+A database the scanner created (serve.db.make_engine creates its tables directly) has no
+alembic_version: it is stamped with the revision its tables match, then upgraded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection, Engine
+
+from liveguard.errors import ConfigError
+from serve.tables import Base
+
+__all__ = ["MIGRATIONS_DIR", "SCAN_TABLES", "alembic_config", "schema_diff", "upgrade"]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SCAN_TABLES = {"recordings", "transcript_segments", "findings", "scan_errors"}  # revision 0001
+SCAN_REVISION = "0001"
+
+
+def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def schema_diff(connection: Connection) -> list:
+    """What differs between the live schema and the tables in serve.tables (empty: they match)."""
+    ctx = MigrationContext.configure(connection, opts={"compare_type": True})
+    return [d for d in compare_metadata(ctx, Base.metadata)
+            if not (isinstance(d, tuple) and d[0] == "remove_table" and d[1].name == "alembic_version")]
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    with engine.begin() as conn:
+        tables = set(inspect(conn).get_table_names())
+        cfg = alembic_config(conn)
+        if "alembic_version" not in tables and tables:
+            if tables >= set(Base.metadata.tables):
+                diff = schema_diff(conn)
+                if diff:
+                    raise ConfigError(f"database has LiveGuard tables but no migration version, and they differ "
+                                      f"from this version's schema: {diff[:5]}")
+                command.stamp(cfg, "head")
+            elif tables >= SCAN_TABLES:
+                command.stamp(cfg, SCAN_REVISION)
+        command.upgrade(cfg, revision)
