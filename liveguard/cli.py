@@ -63,6 +63,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             if sessions is not None:
                 with sessions() as session:
                     save_scan(session, scan)
+                    if scan.sha256 and not args.no_flags:
+                        _queue_for_review(session, scan.sha256)
     finally:
         bar.close()
         if args.format == "json":
@@ -73,6 +75,19 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         print(summary_table(scans, time.perf_counter() - t_start), file=sys.stderr)
     n_errors = sum(len(s.errors) for s in scans)
     return 1 if args.strict and n_errors else 0
+
+
+def _queue_for_review(session, sha256: str) -> None:
+    """Findings of a scanned recording become flags in the moderators' review queue (idempotent)."""
+    from sqlalchemy import select
+
+    from serve.crud import flags_from_recording
+    from serve.tables import Recording
+
+    with session.begin():
+        rec = session.scalar(select(Recording).where(Recording.sha256 == sha256))
+        if rec is not None:
+            flags_from_recording(session, rec)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -120,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--db", default="sqlite:///liveguard.sqlite",
                    help="SQLAlchemy URL to store findings in, or 'none' (default: %(default)s)")
     s.add_argument("--strict", action="store_true", help="exit 1 when any file had an error")
+    s.add_argument("--no-flags", action="store_true",
+                   help="store findings only; do not put them in the review queue as flags")
     s.add_argument("--model", default="whisper-base", help="registry name, .pt checkpoint, or openai-whisper name")
     s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     s.add_argument("--engine", choices=["auto", "torch", "ct2"], default="auto",

@@ -12,7 +12,7 @@ from asr.types import Segment
 from claims import RuleDetector
 from liveguard.cli import main
 from pipeline import find_claims, scan_file
-from serve.tables import FindingRow, ScanError, TranscriptSegment
+from serve.tables import FindingRow, Flag, ScanError, TranscriptSegment
 from tests.utils.media import assemble, make_recording
 
 SCRIPT = [2.0, "Welcome to my live room, everyone.", 1.0, "This tea will cure your diabetes.", 1.5,
@@ -89,11 +89,12 @@ def test_batch_with_bad_files_reports_errors_and_keeps_going(claim_video, tmp_pa
 
     findings, segments = _rows(db, FindingRow), _rows(db, TranscriptSegment)
     assert findings >= 2 and segments >= 3
+    assert _rows(db, Flag) == findings  # every finding is in the moderators' review queue
     # Re-scanning, with the good file also copied under a new name, adds no duplicate findings.
     shutil.copy(path, folder / "d_same_content.mp4")
     capsys.readouterr()
     assert main(["scan", str(folder), "--out", str(report), "--db", db]) == 0
-    assert (_rows(db, FindingRow), _rows(db, TranscriptSegment)) == (findings, segments)
+    assert (_rows(db, FindingRow), _rows(db, TranscriptSegment), _rows(db, Flag)) == (findings, segments, findings)
     assert _rows(db, ScanError) >= 2
     summary = capsys.readouterr().err
     assert "files: 4" in summary and "errors: 0" not in summary
