@@ -1,4 +1,8 @@
-"""Claim detection for live-commerce transcripts: taxonomy, normalisation, rules."""
+"""Claim detection for live-commerce transcripts: taxonomy, normalisation, rules, classifier, listings."""
+from .classifier import ClassifierDetector, LinearHead
+from .combined import Classification, CombinedDetector
+from .evaluate import EvalReport, evaluate
+from .listing import Listing, ListingError, ListingFinding, check_listing
 from .normalize import Normalized, normalize
 from .rules import RuleDetector, RuleFileError, RuleSet
 from .taxonomy import LABELS, Label, get_label
@@ -9,4 +13,8 @@ __all__ = [
     "ClaimHit", "ClaimDetector",
     "normalize", "Normalized",
     "RuleSet", "RuleDetector", "RuleFileError",
+    "ClassifierDetector", "LinearHead",
+    "CombinedDetector", "Classification",
+    "Listing", "ListingError", "ListingFinding", "check_listing",
+    "evaluate", "EvalReport",
 ]

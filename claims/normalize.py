@@ -6,7 +6,7 @@ spoken. Steps (order matters):
   1. full-width ASCII -> half-width, lowercase (per char, length-preserving)
   2. Traditional -> Simplified (OpenCC t2s, per CJK run, only if 1:1 in length)
   3. drop separators sitting between two CJK chars (「治 疗」「治*疗」 evasion)
-  4. collapse whitespace runs
+  4. collapse whitespace runs; join letter-spaced Latin words ("c.u.r.e", "w h a t s a p p")
   5. data-driven code-word substitutions (claims/data/substitutions.toml)
   6. step 3 again, since a substitution can leave a separator between CJK chars
 """
@@ -27,6 +27,13 @@ _CJK_RUN = re.compile(f"[{CJK_RANGES}]+")
 # Light punctuation hosts insert inside words to dodge keyword filters.
 _SEP_BETWEEN_CJK = re.compile(f"(?<=[{CJK_RANGES}])[\\s·•・*\\-_.~]+(?=[{CJK_RANGES}])")
 _WS_RUN = re.compile(r"\s+")
+# Single Latin letters joined by one repeated separator: "t.e.n.c.e.l", "w-h-a-t-s", "c u r e".
+# At least 3 letters (4 when the separator is a space), so "i.e.", "a.m." and "I a m" stay as they are.
+_SPELLED = re.compile(
+    r"(?<![a-z0-9])[a-z](?:([.*·_\-])[a-z](?![a-z0-9]))(?:\1[a-z](?![a-z0-9]))+"
+    r"|(?<![a-z0-9])[a-z](?: [a-z](?![a-z0-9])){3,}"
+)
+_SPELL_SEP = re.compile(r"[ .*·_\-]")
 
 Span = tuple[int, int]
 
@@ -120,6 +127,7 @@ def normalize(text: str, substitutions: tuple[_Sub, ...] | None = None) -> Norma
     spans: list[Span] = [(i, i + 1) for i in range(len(text))]
     cur, spans = _rewrite(cur, spans, _SEP_BETWEEN_CJK, lambda m: "")
     cur, spans = _rewrite(cur, spans, _WS_RUN, lambda m: " ")
+    cur, spans = _rewrite(cur, spans, _SPELLED, lambda m: _SPELL_SEP.sub("", m.group()))
     for sub in subs:
         cur, spans = _rewrite(cur, spans, sub.pattern, lambda m, to=sub.to: to)
     cur, spans = _rewrite(cur, spans, _SEP_BETWEEN_CJK, lambda m: "")

@@ -70,15 +70,23 @@ def _parse_request(line: str):
     return text, lang, listing
 
 
-def _lines(stream: IO[str]) -> Iterator[tuple[int, str]]:
-    for n, line in enumerate(stream, 1):
-        line = line.rstrip("\n")
+def _lines(stream) -> Iterator[tuple[int, str | UnicodeDecodeError]]:
+    """(line number, text) for non-blank lines; bytes streams are decoded per line, so one line of
+    bad UTF-8 becomes that line's error instead of ending the stream."""
+    for n, raw in enumerate(stream, 1):
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield n, exc
+                continue
+        line = raw.rstrip("\r\n")
         if line.strip():
             yield n, line
 
 
-def classify_stream(detector, inp: IO[str], out: IO[str]) -> tuple[int, int]:
-    """Classify JSON lines from `inp` to `out`; returns (lines classified, lines refused)."""
+def classify_stream(detector, inp, out: IO[str]) -> tuple[int, int]:
+    """Classify JSON lines from `inp` (text or bytes) to `out`; returns (lines classified, lines refused)."""
     from liveguard.errors import LiveGuardError
 
     ok = bad = 0
@@ -98,10 +106,13 @@ def classify_stream(detector, inp: IO[str], out: IO[str]) -> tuple[int, int]:
 
     for n, line in _lines(inp):
         try:
+            if isinstance(line, UnicodeDecodeError):
+                raise ValueError(f"not UTF-8: {line.reason} at byte {line.start}")
             text, lang, listing = _parse_request(line)
         except (ValueError, LiveGuardError) as exc:
             flush()  # keep output in input order
             out.write(json.dumps({"line": n, "error": str(exc)}, ensure_ascii=False) + "\n")
+            out.flush()
             bad += 1
             continue
         batch.append((n, text, lang, listing))
@@ -115,15 +126,15 @@ def _cmd_classify(args: argparse.Namespace) -> int:
     detector = _build_detector(args.detector, args.rules, args.head, args.hf_checkpoint)
     if args.input:
         try:
-            inp = open(args.input, encoding="utf-8", errors="replace")
+            inp = open(args.input, "rb")
         except OSError as exc:
             raise ConfigError(f"cannot read {args.input}: {exc}") from exc
     else:
-        inp = sys.stdin
+        inp = getattr(sys.stdin, "buffer", sys.stdin)  # bytes, so bad UTF-8 is a per-line error
     try:
         ok, bad = classify_stream(detector, inp, sys.stdout)
     finally:
-        if inp is not sys.stdin:
+        if args.input:
             inp.close()
     if not args.quiet:
         print(f"classified {ok} line(s), refused {bad}", file=sys.stderr)
@@ -158,6 +169,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _repo_relative(path: str) -> str:
+    """`path` relative to the checkout when it lies inside it (keeps machine paths out of shipped files)."""
+    import claims
+
+    root = Path(claims.__file__).resolve().parent.parent
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from claims.evaluate import load_items
     from claims.train import data_hash
@@ -180,7 +202,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from claims import RuleDetector
 
     head, report = train_head(items, opts=opts, seed=args.seed, rules=RuleDetector())
-    head.meta.update({"train_data": str(args.data), "train_data_sha256": data_hash(args.data)})
+    head.meta.update({"train_data": _repo_relative(args.data), "train_data_sha256": data_hash(args.data)})
     out = head.save(args.out or DEFAULT_HEAD)
     print(json.dumps({"head": str(out), **report}, indent=1))
     return 0

@@ -169,9 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--json", action="store_true")
     ba.set_defaults(func=_cmd_bench)
 
+    from liveguard.claims_cli import add_claims_bench_parser, add_claims_parser
     from liveguard.monitor_cli import add_monitor_parsers
     from liveguard.serve_cli import add_serve_parsers
 
+    add_claims_parser(sub)
+    add_claims_bench_parser(bsub)
     add_monitor_parsers(sub, bsub)
     add_serve_parsers(sub)
     return p

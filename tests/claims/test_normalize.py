@@ -63,3 +63,24 @@ def test_to_original_bounds():
     assert n.to_original(3, 3) == (3, 3)
     with pytest.raises(IndexError):
         n.to_original(2, 5)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("zhi疗糖尿病", "治疗糖尿病"), ("进qun", "进群"), ("退kuan", "退款"), ("最dī价", "最低价"),
+    ("稳zhuan不赔", "稳赚不赔"), ("jia货", "假货"), ("te供", "特供"), ("加威❤", "加微信"),
+    ("t.e.n.c.e.l", "tencel"), ("W-h-a-t-s-A-p-p", "whatsapp"), ("c u r e s", "cures"),
+])
+def test_pinyin_and_spelled_out_evasion(raw, expected):
+    assert normalize(raw).text == expected
+
+
+@pytest.mark.parametrize("raw", ["i.e. a.m.", "I a m here", "a b c", "zhihu", "下单", "小号", "加裙子", "u s"])
+def test_spelled_out_rule_leaves_ordinary_text(raw):
+    assert normalize(raw).text == raw.lower()
+
+
+def test_spelled_out_maps_to_original():
+    n = normalize("add me on W-h-a-t-s-A-p-p now")
+    i = n.text.index("whatsapp")
+    s, e = n.to_original(i, i + len("whatsapp"))
+    assert n.original[s:e] == "W-h-a-t-s-A-p-p"

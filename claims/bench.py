@@ -1,0 +1,41 @@
+"""Throughput of claim detection (`liveguard bench claims`): sentences per second on this machine.
+
+Sentences are the labelled set's texts (train + test), repeated to N; they are classified in
+batches of BATCH, as `liveguard claims classify` does. Listings are not used.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from .dataset_build import DEFAULT_OUT
+
+BATCH = 64
+
+
+def bench_sentences(n: int, data_dir: Path = DEFAULT_OUT) -> list[str]:
+    texts = [json.loads(line)["text"] for split in ("train", "test")
+             for line in (data_dir / f"{split}.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def run_bench(detector, n: int = 10_000) -> dict:
+    """Classify n sentences with `detector` (a CombinedDetector); timing excludes loading."""
+    texts = bench_sentences(n)
+    detector.classify_batch(texts[:8])  # warm-up: loads the encoder, compiles the regexes
+    t0 = time.perf_counter()
+    flagged = 0
+    for i in range(0, n, BATCH):
+        flagged += sum(1 for r in detector.classify_batch(texts[i:i + BATCH]) if r.labels)
+    dt = time.perf_counter() - t0
+    return {"detector": detector.name, "sentences": n, "seconds": round(dt, 2),
+            "sentences_per_s": round(n / dt, 1), "flagged": flagged,
+            "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine()}
+
+
+def format_bench(res: dict) -> str:
+    return (f"{res['detector']:28s} {res['sentences']:6d} sentences  {res['seconds']:8.2f} s  "
+            f"{res['sentences_per_s']:9.1f} sentences/s  ({res['cpus']} CPUs)")

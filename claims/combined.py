@@ -1,0 +1,116 @@
+"""Rules + classifier + listing checks, combined by one documented policy.
+
+Policy (per sentence):
+  1. Rules decide first. A rule hit is kept as is: rules are written for precision and carry
+     the exact words, an exception list and the legal basis.
+  2. The classifier adds recall: a label the rules missed is added when the model's probability
+     reaches that label's COMBINED threshold (claims/data/head.json, `combined_thresholds`):
+     calibrated on held-out train templates as the threshold where `rules OR model` scores
+     best, so the model is only trusted where it adds to the rules. (Alone, `claims eval
+     --detector classifier`, the model uses its own `thresholds`.) When a rule and the
+     model agree, both are named and the score is the larger of the two.
+  3. With a product listing, the listing checks (claims/listing.py) add
+     `claim_contradicts_listing` and category-aware `medical_claim_non_drug` findings, with
+     the listing field as evidence; for a listing of category "drug" (or medical device),
+     `medical_claim_non_drug` is dropped: the product is not a non-drug.
+`decided_by[label]` joins every component that fired for it with "+", e.g.
+"rule:zh.medical.cure_disease@1+model:e5-head@1" or "listing:material@1".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .listing import Listing, check_listing, confirmed_origin
+from .rules import RuleDetector
+from .types import ClaimHit
+
+MAX_TEXT_CHARS = 20_000   # one transcript segment or on-screen line; longer input is refused per line
+DRUG_CATEGORIES = frozenset({"drug", "medical_device"})
+
+
+@dataclass(frozen=True)
+class Classification:
+    text: str
+    hits: tuple[ClaimHit, ...]
+    labels: tuple[str, ...]
+    scores: dict[str, float]
+    decided_by: dict[str, str]
+    evidence: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = {"text": self.text, "labels": list(self.labels), "scores": self.scores, "decided_by": self.decided_by,
+             "hits": [{"label": h.label, "start": h.start, "end": h.end, "text": h.text, "score": h.score,
+                       "decided_by": h.decided_by, "legal_basis": h.legal_basis} for h in self.hits]}
+        if self.evidence:
+            d["evidence"] = self.evidence
+        return d
+
+
+def _summarise(text: str, hits: list[ClaimHit], evidence: dict[str, str]) -> Classification:
+    hits = sorted(hits, key=lambda h: (h.start, h.end, h.label))
+    scores: dict[str, float] = {}
+    deciders: dict[str, list[str]] = {}
+    for h in hits:
+        scores[h.label] = max(scores.get(h.label, 0.0), h.score)
+        names = deciders.setdefault(h.label, [])
+        if h.decided_by not in names:
+            names.append(h.decided_by)
+    labels = tuple(sorted(scores))
+    return Classification(text=text, hits=tuple(hits), labels=labels,
+                          scores={k: round(scores[k], 4) for k in labels},
+                          decided_by={k: "+".join(deciders[k]) for k in labels}, evidence=evidence)
+
+
+class CombinedDetector:
+    """ClaimDetector over any of: rules, a classifier (anything with proba/hits_from_proba), listings.
+
+    `rules=None` and `classifier=None` switch a component off (for `claims eval --detector`).
+    """
+
+    def __init__(self, rules: RuleDetector | None = None, classifier=None, use_listing: bool = True):
+        if rules is None and classifier is None:
+            raise ValueError("CombinedDetector needs rules, a classifier, or both")
+        self.rules = rules
+        self.classifier = classifier
+        self.use_listing = use_listing
+        parts = ([rules.name] if rules is not None else []) + ([classifier.name] if classifier is not None else [])
+        self.name = "+".join(parts)
+
+    def classify_batch(self, texts: Sequence[str], langs: Sequence[str | None] | None = None,
+                       listings: Sequence[Listing | None] | None = None) -> list[Classification]:
+        """Classify many sentences (the classifier embeds them in one batch)."""
+        n = len(texts)
+        langs = list(langs) if langs is not None else [None] * n
+        listings = list(listings) if listings is not None else [None] * n
+        if len(langs) != n or len(listings) != n:
+            raise ValueError("texts, langs and listings must have the same length")
+        for t in texts:
+            if len(t) > MAX_TEXT_CHARS:
+                raise ValueError(f"text has {len(t)} characters, more than {MAX_TEXT_CHARS}; split it into sentences")
+        probs = self.classifier.proba(list(texts)) if self.classifier is not None and n else np.zeros((n, 0))
+        out = []
+        for i, text in enumerate(texts):
+            hits: list[ClaimHit] = list(self.rules.detect(text, langs[i])) if self.rules is not None else []
+            if self.classifier is not None:
+                hits += self.classifier.hits_from_proba(text, probs[i], combined=self.rules is not None)
+            evidence: dict[str, str] = {}
+            listing = listings[i]
+            if listing is not None and self.use_listing:
+                for f in check_listing(text, listing, hits):
+                    hits.append(f.hit)
+                    evidence.setdefault(f.hit.label, f.evidence)
+                if listing.category in DRUG_CATEGORIES:
+                    hits = [h for h in hits if h.label != "medical_claim_non_drug"]
+                if confirmed_origin(text, listing):
+                    hits = [h for h in hits if h.label != "false_origin_cert"]
+            out.append(_summarise(text, hits, evidence))
+        return out
+
+    def classify(self, text: str, lang: str | None = None, listing: Listing | None = None) -> Classification:
+        return self.classify_batch([text], [lang], [listing])[0]
+
+    def detect(self, text: str, lang: str | None = None) -> list[ClaimHit]:
+        return list(self.classify(text, lang).hits)
