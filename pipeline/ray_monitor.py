@@ -35,7 +35,8 @@ __all__ = ["IngestActor", "AsrActor", "RayMonitor", "StreamSpec"]
 log = logging.getLogger(__name__)
 TICK_S = 0.2  # driver loop period when idle
 MAX_WINDOW_RETRIES = 3  # a window that kills the ASR actor this often is dropped, with an error record
-CALL_TIMEOUT_S = 30.0  # a remote call that takes longer than this is treated as a dead actor
+CALL_TIMEOUT_S = 30.0
+RECOVERY_POLL_S = 1.0  # how often a restarting ASR actor is pinged  # a remote call that takes longer than this is treated as a dead actor
 
 
 @ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=0)
@@ -114,12 +115,25 @@ class RayMonitor:
         self.todo: list = []
         self.asr_restarts = 0
         self.failures: dict[tuple[str, int], int] = {}
+        self.recovering: dict[object, tuple[object, float]] = {}  # actor -> (ping ref, next ping time)
         self._reported_end: set[str] = set()
 
     # -- the loop ------------------------------------------------------------------------------
     def _idle_asr(self) -> list:
-        busy = {f.actor for f in self.inflight.values()}
+        busy = {f.actor for f in self.inflight.values()} | set(self.recovering)
         return [a for a in self.asr if a not in busy]
+
+    def _check_recovering(self) -> None:
+        for actor, (ref, retry_at) in list(self.recovering.items()):
+            if not ray.wait([ref], timeout=0)[0]:
+                continue
+            try:
+                ray.get(ref)
+                del self.recovering[actor]
+                log.warning("ASR actor is back")
+            except RayActorError:
+                if time.time() >= retry_at:
+                    self.recovering[actor] = (actor.ping.remote(), time.time() + RECOVERY_POLL_S)
 
     def _submit(self, actor, batch) -> None:
         ref = actor.transcribe.remote([w for w, _ in batch])
@@ -171,6 +185,9 @@ class RayMonitor:
                 self.metrics.asr_restarts.inc()
                 log.warning("ASR actor died; Ray restarts it and its windows go back to the queue")
                 self._requeue(job)
+                # No work goes to it until it answers again: a restarting actor fails calls at once,
+                # and sending the same windows round that loop would use up their retries.
+                self.recovering[job.actor] = (job.actor.ping.remote(), time.time() + RECOVERY_POLL_S)
                 continue
             except RayTaskError as exc:  # a bug or a bad window: report it, keep monitoring
                 for w, _ in job.batch:
@@ -228,9 +245,10 @@ class RayMonitor:
                     on_status(self)
                 next_status = now + status_every_s
             all_ended = self.snapshots and all(s.ended for s in self.snapshots.values())
-            if (t_end and now >= t_end) or (all_ended and not self.inflight and not self.todo
+            if (t_end and now >= t_end) or (all_ended and not self.inflight and not self.todo and not self.recovering
                                              and not any(s.pending for s in self.snapshots.values())):
                 break
+            self._check_recovering()
             self._pull()
             self._collect(TICK_S)
         self._status()  # cut the clips whose streams ended
