@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-__all__ = ["DecodeOptions", "ChunkResult", "RawSegment", "decode_chunks", "needs_retry", "split_segments"]
+__all__ = ["DecodeOptions", "ChunkResult", "RawSegment", "chunk_segments", "decode_chunks", "needs_retry",
+           "resume_point", "split_segments"]
 
 TIME_PRECISION = 0.02  # seconds per Whisper timestamp token
 
@@ -45,6 +46,32 @@ class ChunkResult:
     no_speech_prob: float
     compression_ratio: float
     temperature: float
+    resume_at: float | None = None  # decoding stopped short: the rest of the chunk from here is untranscribed
+
+
+def resume_point(tokens: list[int], tokenizer, duration: float) -> float | None:
+    """Where decoding must resume when Whisper stopped before the end of the chunk, else None.
+
+    As in openai-whisper's seek logic: a sequence that ends on one timestamp after text covered the
+    whole chunk; one that ends on text (or on a pair) was cut off after its last timestamp pair,
+    so the text after that pair is dropped and the audio from the pair's time is decoded again.
+    """
+    ts_begin = tokenizer.timestamp_begin
+    is_ts = [t >= ts_begin for t in tokens]
+    pairs = [i for i in range(1, len(tokens)) if is_ts[i] and is_ts[i - 1]]
+    if not pairs or is_ts[-2:] == [False, True]:
+        return None
+    t = (tokens[pairs[-1] - 1] - ts_begin) * TIME_PRECISION
+    return t if 0 < t < duration - 0.5 else None
+
+
+def chunk_segments(tokens: list[int], tokenizer, duration: float) -> tuple[list[RawSegment], float | None]:
+    """Segments of a decoded chunk and, when Whisper stopped short, where to resume."""
+    resume = resume_point(tokens, tokenizer, duration)
+    segments = split_segments(tokens, tokenizer, duration)
+    if resume is not None:
+        segments = [s for s in segments if s.end <= resume + 1e-6]
+    return segments, resume
 
 
 def split_segments(tokens: list[int], tokenizer, duration: float) -> list[RawSegment]:
@@ -112,6 +139,7 @@ def decode_chunks(model, chunks: list[np.ndarray], opts: DecodeOptions = DecodeO
         tokenizer = get_tokenizer(model.is_multilingual, num_languages=model.num_languages,
                                   language=r.language, task=opts.task)
         duration = min(len(chunk) / 16000, 30.0)
-        out.append(ChunkResult(r.language, split_segments(r.tokens, tokenizer, duration), r.avg_logprob,
-                               r.no_speech_prob, r.compression_ratio, temp))
+        segments, resume = chunk_segments(r.tokens, tokenizer, duration)
+        out.append(ChunkResult(r.language, segments, r.avg_logprob, r.no_speech_prob, r.compression_ratio, temp,
+                               resume))
     return out

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.batch_decode import ChunkResult, DecodeOptions, needs_retry, split_segments
+from asr.batch_decode import ChunkResult, DecodeOptions, chunk_segments, needs_retry
 from asr.hallucination import compression_ratio
 
 __all__ = ["CT2Whisper"]
@@ -91,6 +91,6 @@ class CT2Whisper:
         out = []
         for chunk, lang, r, temp in zip(chunks, langs, results, temps):
             duration = min(len(chunk) / 16000, 30.0)
-            out.append(ChunkResult(lang, split_segments(r.tokens, tok, duration), r.avg_logprob, r.no_speech_prob,
-                                   r.compression_ratio, temp))
+            segments, resume = chunk_segments(r.tokens, tok, duration)
+            out.append(ChunkResult(lang, segments, r.avg_logprob, r.no_speech_prob, r.compression_ratio, temp, resume))
         return out

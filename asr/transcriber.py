@@ -29,6 +29,8 @@ from ingest.windows import Window
 __all__ = ["AsrOptions", "WindowTranscript", "Transcriber", "prepare_chunk"]
 
 SILENCE_GAP_S = 1.0  # non-speech stretches longer than this inside a chunk are zeroed
+MAX_CONTINUATIONS = 2  # further decoding rounds for chunks Whisper stopped short on
+MIN_REST_S = 0.5  # speech shorter than this left after a stop is not worth another round
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,18 @@ def prepare_chunk(window: Window, spans: list[tuple[int, int]]) -> _Chunk | None
     return _Chunk(window, start, audio, rel)
 
 
+def _continuation(chunk: _Chunk, resume_at: float) -> _Chunk | None:
+    """The part of `chunk` from `resume_at` seconds on, or None when no speech is left there."""
+    cut = int(resume_at * SAMPLE_RATE)
+    spans = [(max(s - cut, 0), e - cut) for s, e in chunk.spans if e - cut > MIN_REST_S * SAMPLE_RATE]
+    # padding makes VAD spans end a little after the words; require real speech left, not padding
+    if sum(e - s for s, e in spans) < MIN_REST_S * SAMPLE_RATE:
+        return None
+    if not spans or len(chunk.audio) - cut < MIN_REST_S * SAMPLE_RATE:
+        return None
+    return _Chunk(chunk.window, chunk.offset + cut, chunk.audio[cut:], spans)
+
+
 def _overlaps_speech(t0: float, t1: float, spans: list[tuple[int, int]]) -> bool:
     a, b = int(t0 * SAMPLE_RATE), int(t1 * SAMPLE_RATE)
     return any(s < b and a < e for s, e in spans) or (a == b and any(s <= a <= e for s, e in spans))
@@ -109,15 +123,39 @@ class Transcriber:
                 hallucination_reason=reason, model_id=self.model_id))
         return out
 
+    def _decode_all(self, chunks: list[_Chunk]) -> list[list[Segment]]:
+        """Decode chunks as one batch. Where Whisper stopped short of a chunk's end, the rest is
+        decoded in a further round, again batched (openai-whisper's transcribe() seeks the same way)."""
+        segments: list[list[Segment]] = [[] for _ in chunks]
+        current = list(chunks)
+        todo = list(range(len(chunks)))
+        for round_ in range(MAX_CONTINUATIONS + 1):
+            if not todo:
+                break
+            results = self.whisper.decode([current[i].audio for i in todo], self.opts.decode)
+            again = []
+            for i, result in zip(todo, results):
+                segments[i] += self._segments(current[i], result)
+                # Whisper may also end early with a clean stop (often after a silenced gap) while VAD
+                # heard speech later in the chunk: continue from the end of what it transcribed.
+                covered = max((r.end for r in result.segments), default=0.0)
+                resume = result.resume_at if result.resume_at is not None else (covered or None)
+                rest = _continuation(current[i], resume) if resume is not None else None
+                if rest is not None and round_ < MAX_CONTINUATIONS:
+                    current[i] = rest
+                    again.append(i)
+            todo = again
+        return segments
+
     def _flush(self, pending: list[tuple[Window, _Chunk | None]]) -> Iterator[WindowTranscript]:
         chunks = [c for _, c in pending if c is not None]
-        results = iter(self.whisper.decode([c.audio for c in chunks], self.opts.decode))
+        decoded = iter(self._decode_all(chunks))
         for window, chunk in pending:
             if chunk is None:
                 yield WindowTranscript(window, [], 0.0)
                 continue
             speech = sum(e - s for s, e in chunk.spans) / SAMPLE_RATE
-            yield WindowTranscript(window, self._segments(chunk, next(results)), speech)
+            yield WindowTranscript(window, next(decoded), speech)
 
     def transcribe(self, windows: Iterable[Window]) -> Iterator[WindowTranscript]:
         pending: list[tuple[Window, _Chunk | None]] = []
