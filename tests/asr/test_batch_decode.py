@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from whisper.tokenizer import get_tokenizer
 
-from asr.batch_decode import DecodeOptions, decode_chunks, split_segments
+from asr.batch_decode import DecodeOptions, chunk_segments, decode_chunks, resume_point, split_segments
 from asr.transcriber import AsrOptions, Transcriber
 from ingest.decode import SAMPLE_RATE
 from ingest.windows import Window
@@ -72,3 +72,44 @@ def test_transcriber_keeps_order_and_streams_and_skips_silence(tiny_whisper):
 def test_batch_size_must_be_positive():
     with pytest.raises(ValueError, match="batch_size"):
         AsrOptions(batch_size=0)
+
+
+def test_resume_point_follows_whisper_seek_rules(tokenizer):
+    a, b = tokenizer.encode(" first words"), tokenizer.encode(" cut off")
+    ts = lambda s: _ts(tokenizer, s)  # noqa: E731
+    # ends on one timestamp after text: the chunk is done
+    assert resume_point([ts(0), *a, ts(2.0)], tokenizer, 20.0) is None
+    # ends on text after a timestamp pair: resume at the pair, drop the cut-off text
+    tokens = [ts(0), *a, ts(2.0), ts(2.0), *b]
+    assert resume_point(tokens, tokenizer, 20.0) == pytest.approx(2.0)
+    segs, resume = chunk_segments(tokens, tokenizer, 20.0)
+    assert [s.text for s in segs] == ["first words"] and resume == pytest.approx(2.0)
+    # no timestamp pair at all: nothing to resume from
+    assert resume_point([ts(0), *a], tokenizer, 20.0) is None
+
+
+def test_transcriber_continues_where_whisper_stopped_short(tiny_whisper):
+    from asr.batch_decode import ChunkResult, RawSegment
+
+    class StopsAtFive:  # a stand-in engine that transcribes 5 s per call, then stops cleanly
+        model_id, device = "stops-at-5", "cpu"
+
+        def __init__(self):
+            self.calls = []
+
+        def decode(self, chunks, opts):
+            self.calls.append([len(c) / SAMPLE_RATE for c in chunks])
+            return [ChunkResult("en", [RawSegment(0.0, min(5.0, len(c) / SAMPLE_RATE), f"part{len(self.calls)}")],
+                                -0.2, 0.0, 1.0, 0.0) for c in chunks]
+
+    class AllSpeech:
+        def spans(self, audio):
+            return [(0, len(audio))]
+
+    engine = StopsAtFive()
+    rng = np.random.default_rng(3)
+    window = Window("s", 0, 100.0, rng.normal(0, 0.1, 12 * SAMPLE_RATE).astype(np.float32))
+    (wt,) = Transcriber(engine, AsrOptions(batch_size=4), vad=AllSpeech()).transcribe([window])
+    assert [(s.t0, s.t1, s.text) for s in wt.segments] == [(100.0, 105.0, "part1"), (105.0, 110.0, "part2"),
+                                                           (110.0, 112.0, "part3")]
+    assert [round(x) for call in engine.calls for x in call] == [12, 7, 2]
