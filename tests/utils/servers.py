@@ -35,24 +35,23 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
+def _listen_server(src: Path, url: str, loop: bool):
+    """FFmpeg muxing FLV to `url` in listen mode: one client, `src` played in real time."""
+    proc = _ffmpeg_push(src, ["-f", "flv", "-listen", "1", url], loop)
+    try:
+        yield url, proc
+    finally:
+        _stop(proc)
+
+
 def flv_server(src: Path, port: int | None = None, loop: bool = False):
-    """HTTP-FLV: yields (url, process). The process serves one client, playing `src` in real time."""
-    url = f"http://127.0.0.1:{port or free_port()}/live/room.flv"
-    proc = _ffmpeg_push(src, ["-f", "flv", "-listen", "1", url], loop)
-    try:
-        yield url, proc
-    finally:
-        _stop(proc)
+    """HTTP-FLV: a context yielding (url, process)."""
+    return _listen_server(src, f"http://127.0.0.1:{port or free_port()}/live/room.flv", loop)
 
 
-@contextmanager
 def rtmp_server(src: Path, port: int | None = None, loop: bool = False):
-    url = f"rtmp://127.0.0.1:{port or free_port()}/live/room"
-    proc = _ffmpeg_push(src, ["-f", "flv", "-listen", "1", url], loop)
-    try:
-        yield url, proc
-    finally:
-        _stop(proc)
+    """RTMP: a context yielding (url, process)."""
+    return _listen_server(src, f"rtmp://127.0.0.1:{port or free_port()}/live/room", loop)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
