@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
@@ -66,6 +67,9 @@ class IngestActor:
 class AsrActor:
     def __init__(self, model: str, device: str | None, opts: AsrOptions, engine: str = "auto"):
         self.transcriber = Transcriber(load_whisper(model, device, engine=engine), opts)
+        # One decode before the streams start: first calls pay for kernel and allocator set-up,
+        # which would otherwise land on the first live window's delay.
+        self.transcriber.whisper.decode([np.zeros(2 * 16000, np.float32)], opts.decode)
 
     def transcribe(self, windows):
         return list(self.transcriber.transcribe(windows))
