@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asr.transcriber import Transcriber
 from asr.types import Segment
@@ -21,6 +22,9 @@ from ingest.windows import WindowOptions, iter_file_windows
 from liveguard.errors import LiveGuardError, MediaError
 from models import sha256_file
 from pipeline.findings import Finding, find_claims
+
+if TYPE_CHECKING:
+    from pipeline.impersonation import VisualChecker
 
 __all__ = ["FileScan", "MEDIA_EXTENSIONS", "collect_inputs", "scan_file", "scan_files"]
 
@@ -65,11 +69,17 @@ def collect_inputs(paths: Iterable[str | Path], all_files: bool = False) -> list
 
 def scan_file(path: str | Path, transcriber: Transcriber, detector: ClaimDetector,
               window_opts: WindowOptions = WindowOptions(),
-              on_window: Callable[[float], None] | None = None) -> FileScan:
-    """Scan one recording. Never raises for bad media; errors land in FileScan.errors."""
+              on_window: Callable[[float], None] | None = None,
+              visual: Callable[[str], VisualChecker] | None = None) -> FileScan:
+    """Scan one recording. Never raises for bad media; errors land in FileScan.errors.
+
+    `visual(source)`, when given, makes the checker of faces (against the protected gallery),
+    on-screen claims and the AI label that sees every window's frames.
+    """
     source = str(path)
     scan = FileScan(source)
     stats = DecodeStats()
+    checker = visual(source) if visual is not None else None
     try:
         scan.info = probe(path)
         scan.sha256 = sha256_file(path)
@@ -81,8 +91,12 @@ def scan_file(path: str | Path, transcriber: Transcriber, detector: ClaimDetecto
             scan.findings += find_claims(wt.segments, detector, source)
             scan.audio_s += wt.window.duration
             scan.speech_s += wt.speech_s
+            if checker is not None:
+                scan.findings += checker.feed(wt.window)
             if on_window:
                 on_window(wt.window.duration)
+        if checker is not None:
+            scan.findings += checker.finish()
     except MediaError as exc:
         scan.errors.append(str(exc))
     except LiveGuardError as exc:
@@ -99,6 +113,7 @@ def scan_file(path: str | Path, transcriber: Transcriber, detector: ClaimDetecto
 
 def scan_files(paths: Iterable[Path], transcriber: Transcriber, detector: ClaimDetector,
                window_opts: WindowOptions = WindowOptions(),
-               on_window: Callable[[float], None] | None = None) -> Iterator[FileScan]:
+               on_window: Callable[[float], None] | None = None,
+               visual: Callable[[str], VisualChecker] | None = None) -> Iterator[FileScan]:
     for path in paths:
-        yield scan_file(path, transcriber, detector, window_opts, on_window)
+        yield scan_file(path, transcriber, detector, window_opts, on_window, visual)

@@ -12,7 +12,8 @@ TESTDATA=.cache/testdata
 # espeak-ng makes English test speech; pocketsphinx-testdata holds real LibriVox clips;
 # ffmpeg's CLI builds test media and serves live streams in tests (PyAV decodes on its own);
 # postgresql runs the database tests against a real server; chromium runs the review-page test.
-APT_PACKAGES=(ffmpeg espeak-ng pocketsphinx-testdata postgresql chromium)
+# fonts-wqy-microhei draws Chinese on-screen labels in the OCR tests.
+APT_PACKAGES=(ffmpeg espeak-ng pocketsphinx-testdata postgresql chromium fonts-wqy-microhei)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -33,6 +34,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     # torch first, pinned, so that no other package pulls a CUDA build in.
     "$VENV/bin/pip" install -q torch==2.13.0
     "$VENV/bin/pip" install -q -e ".[dev,postgres,bench]"
+    # Without its deps: they would pull OpenCV 5 (non-headless); pyproject lists what it needs.
+    "$VENV/bin/pip" install -q --no-deps rapidocr-onnxruntime==1.4.4
     echo "$want" > "$stamp"
 fi
 

@@ -1,8 +1,24 @@
-"""Vision: sampled frames -> faces, face prints, on-screen text, QR codes.
+"""Vision: sampled frames -> faces, face prints, face tracks; the gallery of protected people.
 
-Not built yet. The ingest stage already samples frames into every Window (`Window.frames`,
-1 fps by default) for this stage; face matching, OCR and the AI-label check come with the
-AI-impersonation issue. Nothing in the current pipeline reads frames.
+`faces` (dlib HOG detector + ResNet 128-d descriptors), `tracking` (one appearance = one track),
+`gallery` (protected people and the accounts they authorised, one JSON file), `ocr` (RapidOCR
+PP-OCRv4 on sampled frames), `ai_label` (is an AI-disclosure label on screen, and does it stay).
+Turning these into findings is `pipeline.impersonation`. Voice prints and synthetic-media
+detectors are not built yet (docs/vision.md).
 """
 
-__all__: list[str] = []
+from vision.ai_label import AiLabelReport, LabelOptions, check_ai_label, find_ai_label
+from vision.errors import FaceCountError, GalleryError, ImageReadError, MultipleFacesError, NoFaceError, VisionError
+from vision.faces import (EMBEDDING_DIM, FACE_MODEL_ID, MATCH_DISTANCE, Face, FaceAnalyzer, FaceDetector,
+                          FaceEmbedder, FaceOptions, face_distances, load_image)
+from vision.gallery import DEFAULT_GALLERY, Gallery, GalleryEntry, enrol_face, normalise_account
+from vision.ocr import OCR_MODEL_ID, OcrOptions, ScreenReader, ScreenText
+from vision.tracking import FaceTracker, Track, TrackOptions, track_faces
+
+__all__ = ["EMBEDDING_DIM", "FACE_MODEL_ID", "MATCH_DISTANCE", "DEFAULT_GALLERY",
+           "Face", "FaceAnalyzer", "FaceDetector", "FaceEmbedder", "FaceOptions", "face_distances", "load_image",
+           "Gallery", "GalleryEntry", "enrol_face", "normalise_account",
+           "FaceTracker", "Track", "TrackOptions", "track_faces",
+           "OCR_MODEL_ID", "OcrOptions", "ScreenReader", "ScreenText",
+           "AiLabelReport", "LabelOptions", "check_ai_label", "find_ai_label",
+           "VisionError", "ImageReadError", "FaceCountError", "NoFaceError", "MultipleFacesError", "GalleryError"]

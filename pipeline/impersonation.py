@@ -1,0 +1,256 @@
+"""Faces on screen against the gallery of protected people: `ai_impersonation` findings.
+
+frames -> faces (vision.faces) -> tracks (vision.tracking) -> per track, the closest gallery
+entry -> a finding when the track matches a protected person on an account that person has not
+authorised. One track (one appearance) gives at most one finding, whatever its length.
+
+The score is the match distance mapped to [0, 1]: 1 - distance / (2 * threshold), so 0.5 is the
+threshold itself and 0.84 a typical same-person distance (0.19). It orders findings; it is not a
+calibrated probability (see docs/vision.md for what was measured).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from claims import ClaimDetector, get_label
+from ingest.decode import VideoFrame
+from pipeline.findings import Finding
+from vision.ai_label import AiLabelReport, LabelOptions, check_ai_label
+from vision.faces import FACE_MODEL_ID, MATCH_DISTANCE, Face, FaceAnalyzer, face_distances
+from vision.gallery import Gallery, GalleryEntry
+from vision.ocr import OCR_MODEL_ID, OcrOptions, ScreenReader, ScreenText
+from vision.tracking import FaceTracker
+from vision.tracking import Track, TrackOptions, track_faces
+
+__all__ = ["LABEL", "ImpersonationOptions", "FaceMatch", "iter_frames", "match_tracks", "face_matches",
+           "impersonation_findings", "distance_score", "screen_text_findings", "ai_label_findings",
+           "VisualOptions", "VisualChecker"]
+
+LABEL = "ai_impersonation"
+DECIDED_BY = f"face:{FACE_MODEL_ID}"
+
+
+@dataclass(frozen=True)
+class ImpersonationOptions:
+    threshold: float = MATCH_DISTANCE  # face descriptor distance at or below which a face is that person
+    min_frames: int = 1  # matching frames a track needs (at 1 fps: seconds on screen)
+    evidence_frames: int = 5  # frame times listed in the evidence, best first
+    track: TrackOptions = field(default_factory=TrackOptions)
+
+    def __post_init__(self):
+        if not 0 < self.threshold < 2 or self.min_frames < 1 or self.evidence_frames < 1:
+            raise ValueError(f"need 0 < threshold < 2, min_frames >= 1, evidence_frames >= 1; got "
+                             f"{self.threshold}, {self.min_frames}, {self.evidence_frames}")
+
+
+@dataclass(frozen=True, eq=False)
+class FaceMatch:
+    """One track matched to one gallery entry."""
+
+    entry: GalleryEntry
+    track: Track
+    distance: float  # the smallest distance of any face in the track to any of the entry's prints
+    matched: tuple[Face, ...]  # the faces of the track at or under the threshold, in time order
+    authorised: bool  # the account is one the person authorised: no finding
+
+    @property
+    def t0(self) -> float:
+        return self.track.t0
+
+    @property
+    def t1(self) -> float:
+        return self.track.t1
+
+
+def distance_score(distance: float, threshold: float = MATCH_DISTANCE) -> float:
+    return round(float(np.clip(1.0 - distance / (2.0 * threshold), 0.0, 1.0)), 4)
+
+
+def iter_frames(windows_frames: Iterable) -> Iterator[VideoFrame]:
+    """Frames out of Windows (anything with `.frames`), lists of frames, or frames."""
+    for item in windows_frames:
+        if isinstance(item, VideoFrame):
+            yield item
+        elif hasattr(item, "frames"):
+            yield from item.frames
+        else:
+            yield from item
+
+
+def match_tracks(tracks: Iterable[Track], gallery: Gallery, account: str | None,
+                 opts: ImpersonationOptions = ImpersonationOptions()) -> Iterator[FaceMatch]:
+    """For each track, the closest protected entry it matches (if any)."""
+    prints, owners = gallery.face_matrix(kind="protected")
+    if not len(prints):
+        return
+    entries = list(dict.fromkeys(owners))
+    owner_idx = np.array([entries.index(o) for o in owners])
+    for track in tracks:
+        d = face_distances(track.embeddings(), prints)  # (faces, prints)
+        per_entry = np.stack([d[:, owner_idx == i].min(axis=1) for i in range(len(entries))], axis=1)
+        best_entry = int(np.argmin(per_entry.min(axis=0)))
+        dists = per_entry[:, best_entry]
+        hits = tuple(f for f, x in zip(track.faces, dists) if x <= opts.threshold)
+        if len(hits) < opts.min_frames:
+            continue
+        entry = entries[best_entry]
+        yield FaceMatch(entry, track, float(dists.min()), hits, entry.authorises(account))
+
+
+def face_matches(windows_frames: Iterable, account: str | None, gallery: Gallery,
+                 analyzer: FaceAnalyzer | None = None,
+                 opts: ImpersonationOptions = ImpersonationOptions()) -> list[FaceMatch]:
+    """Every gallery match in the frames, authorised ones included (for the record and for fusion)."""
+    if not len(gallery.face_matrix(kind="protected")[0]):
+        return []  # nothing to match against: do not spend a second per frame on faces
+    analyzer = analyzer or FaceAnalyzer()
+    per_frame = ((f.t, analyzer.faces(f.image, f.t)) for f in iter_frames(windows_frames))
+    return list(match_tracks(track_faces(per_frame, opts.track), gallery, account, opts))
+
+
+def _finding(m: FaceMatch, account: str | None, source: str, opts: ImpersonationOptions) -> Finding:
+    label = get_label(LABEL)
+    best = sorted(m.matched, key=lambda f: f.quality, reverse=True)[:opts.evidence_frames]
+    times = ", ".join(f"{f.t:.1f}" for f in sorted(best, key=lambda f: f.t))
+    where = f"account {account!r}" if account else "an unknown account"
+    evidence = (f"face matches gallery entry {m.entry.name!r} ({m.entry.kind}, not authorised for {where}): "
+                f"distance {m.distance:.3f} <= {opts.threshold} (similarity {distance_score(m.distance, opts.threshold)})"
+                f" in {len(m.matched)} of {len(m.track.faces)} frame(s); frames at t={times} s")
+    return Finding(source=source, t0=round(m.t0, 3), t1=round(m.t1, 3), label=LABEL,
+                   score=distance_score(m.distance, opts.threshold), evidence=evidence, decided_by=DECIDED_BY,
+                   legal_basis=label.legal_basis, severity=label.severity, segment_text="", lang="",
+                   asr_model="")
+
+
+def impersonation_findings(windows_frames: Iterable, account: str | None, gallery: Gallery,
+                           source: str = "", analyzer: FaceAnalyzer | None = None,
+                           opts: ImpersonationOptions = ImpersonationOptions()) -> list[Finding]:
+    """`ai_impersonation` findings for a recording or stream shown on `account`.
+
+    `windows_frames`: ingest Windows (their `.frames` are used), lists of VideoFrames or frames.
+    A match on an account the person authorised gives no finding; `account=None` counts as
+    unauthorised. Findings are in time order, one per face track.
+    """
+    matches = face_matches(windows_frames, account, gallery, analyzer, opts)
+    return sorted((_finding(m, account, source, opts) for m in matches if not m.authorised),
+                  key=lambda f: (f.t0, f.t1))
+
+
+# --- on-screen text -------------------------------------------------------------------------------
+# These two sit here for now (the vision work was limited to this module); they belong with the
+# other frame-based stages whatever the lead names that module.
+
+LABEL_STRIPPED_SCORE = 0.8  # a rule, not a model: the label was read and then was not, several times
+
+
+def screen_text_findings(readings: Iterable[tuple[float, list[ScreenText]]], detector: ClaimDetector,
+                         source: str = "", lang: str = "zh") -> list[Finding]:
+    """Claims in on-screen text, checked like spoken words. Consecutive readings of the same
+    (label, words) merge into one finding spanning them, so a sticker on screen for ten minutes is
+    one finding, not three hundred."""
+    open_: dict[tuple[str, str], Finding] = {}
+    done: list[Finding] = []
+    for t, lines in readings:
+        seen = set()
+        for line in lines:
+            best = {}
+            for hit in detector.detect(line.text, lang):
+                if hit.label not in best or hit.score > best[hit.label].score:
+                    best[hit.label] = hit
+            for label, hit in best.items():
+                key = (label, hit.text)
+                seen.add(key)
+                if key in open_:
+                    open_[key] = replace(open_[key], t1=round(t, 3))
+                else:
+                    open_[key] = Finding(
+                        source=source, t0=round(t, 3), t1=round(t, 3), label=label, score=round(float(hit.score), 4),
+                        evidence=f"on screen: {hit.text}", decided_by=f"{hit.decided_by}+ocr:{OCR_MODEL_ID}",
+                        legal_basis=hit.legal_basis, severity=get_label(label).severity, segment_text=line.text,
+                        lang=lang, asr_model="")
+        for key in [k for k in open_ if k not in seen]:
+            done.append(open_.pop(key))
+    done += open_.values()
+    return sorted(done, key=lambda f: (f.t0, f.label))
+
+
+def ai_label_findings(report: AiLabelReport, source: str = "") -> list[Finding]:
+    """`undisclosed_ai_content` for each stretch where a shown AI label was taken off screen."""
+    label = get_label("undisclosed_ai_content")
+    first = next((c.label for c in report.checks if c.label), "")
+    out = []
+    for gap in report.removals:
+        until = f"back at t={gap.t1:.1f} s" if gap.back else f"still missing at the last reading, t={gap.t1:.1f} s"
+        out.append(Finding(
+            source=source, t0=round(gap.t0, 3), t1=round(gap.t1, 3), label="undisclosed_ai_content",
+            score=LABEL_STRIPPED_SCORE,
+            evidence=(f"AI label {first!r} on screen from t={report.first_seen:.1f} s, missing from t={gap.t0:.1f} s "
+                      f"({gap.checks} readings; {until})"),
+            decided_by=f"ai-label-rules@1+ocr:{OCR_MODEL_ID}", legal_basis=label.legal_basis,
+            severity=label.severity, segment_text="", lang="", asr_model=""))
+    return out
+
+
+# --- the whole visual check, fed one window at a time (scan and monitor) --------------------------
+
+
+@dataclass(frozen=True)
+class VisualOptions:
+    impersonation: ImpersonationOptions = field(default_factory=ImpersonationOptions)
+    ocr: OcrOptions | None = field(default_factory=OcrOptions)  # None: no OCR, no label check
+    label: LabelOptions = field(default_factory=LabelOptions)
+    lang: str = "zh"  # language the claims detector assumes for on-screen text
+
+
+class VisualChecker:
+    """Faces against the gallery, on-screen claims and the AI label, for one recording or stream.
+
+    `feed(window)` returns the impersonation findings of face tracks that ended by then (so a
+    live monitor gets them a few seconds after the face leaves); `finish()` ends the remaining
+    tracks and adds the on-screen text and AI-label findings, which need the whole timeline.
+    Memory stays bounded: frames are not kept, only face descriptors of open tracks and the
+    text read from screen.
+    """
+
+    def __init__(self, source: str, account: str | None, gallery: Gallery | None = None,
+                 detector: ClaimDetector | None = None, analyzer: FaceAnalyzer | None = None,
+                 reader: ScreenReader | None = None, opts: VisualOptions = VisualOptions()):
+        self.source, self.account, self.opts = source, account, opts
+        self.gallery = gallery if gallery is not None and len(gallery.face_matrix(kind="protected")[0]) else None
+        self.detector = detector
+        self.analyzer = analyzer or (FaceAnalyzer() if self.gallery is not None else None)
+        self.reader = reader or (ScreenReader(opts.ocr) if opts.ocr is not None else None)
+        self.tracker = FaceTracker(opts.impersonation.track)
+        self.readings: list[tuple[float, list[ScreenText]]] = []
+        self.frames_seen = 0
+        self._next_ocr_t: float | None = None
+
+    def _track_findings(self, tracks: list[Track]) -> list[Finding]:
+        if self.gallery is None or not tracks:
+            return []
+        matches = match_tracks(tracks, self.gallery, self.account, self.opts.impersonation)
+        return [_finding(m, self.account, self.source, self.opts.impersonation) for m in matches if not m.authorised]
+
+    def feed(self, window_or_frames) -> list[Finding]:
+        out: list[Finding] = []
+        for frame in iter_frames([window_or_frames]):
+            self.frames_seen += 1
+            if self.gallery is not None:
+                ended = self.tracker.update(frame.t, self.analyzer.faces(frame.image, frame.t))
+                out += self._track_findings(ended)
+            if self.reader is not None and (self._next_ocr_t is None or frame.t >= self._next_ocr_t - 1e-6):
+                self._next_ocr_t = frame.t + self.reader.opts.interval_s
+                self.readings.append((frame.t, self.reader.read(frame.image, frame.t)))
+        return out
+
+    def finish(self) -> list[Finding]:
+        out = self._track_findings(self.tracker.finish())
+        if self.readings:
+            if self.detector is not None:
+                out += screen_text_findings(self.readings, self.detector, self.source, self.opts.lang)
+            out += ai_label_findings(check_ai_label(self.readings, self.opts.label), self.source)
+        return sorted(out, key=lambda f: (f.t0, f.label))
