@@ -25,3 +25,26 @@ def test_real_speech_is_found_where_it_is(vad):
     first, last = spans[0][0] / SAMPLE_RATE, spans[-1][1] / SAMPLE_RATE
     assert 2.6 <= first <= 3.6
     assert 3 + len(speech) / SAMPLE_RATE - 1.0 <= last <= 3 + len(speech) / SAMPLE_RATE + 0.5
+
+
+def test_block_model_gives_the_spans_of_the_frame_by_frame_model(vad, monkeypatch):
+    """The fast path (one ONNX call per block of frames) must not move a single span."""
+    assert vad.sequence, "onnxruntime is a dependency: the block model should be in use"
+    rng = np.random.default_rng(1)
+    speech = librivox()
+    gap = np.zeros(SAMPLE_RATE, np.float32)
+    audio = np.concatenate([rng.normal(0, 0.003, 2 * SAMPLE_RATE).astype(np.float32), speech, gap, speech[::-1]])
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_onnxruntime(name, *args, **kwargs):
+        if name == "onnxruntime":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
+    frame_by_frame = SpeechDetector()
+    monkeypatch.undo()
+    assert not frame_by_frame.sequence
+    assert vad.spans(audio) == frame_by_frame.spans(audio)
