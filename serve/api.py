@@ -7,13 +7,13 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
 from serve.auth import RoleChecker
-from serve.routes import blacklist, evidence, flags, health, keys, metrics, rescans, streamers, streams
+from serve.routes import blacklist, evidence, flags, gallery, health, keys, metrics, rescans, streamers, streams
 
 __all__ = ["ROUTERS", "api_router", "roles_of"]
 
 ROUTERS = [health.router, flags.router, streams.router, streamers.router, blacklist.router,
            blacklist.appeals_router, evidence.router, keys.router, keys.audit_router, rescans.router,
-           metrics.router]
+           gallery.router, metrics.router]
 
 
 def roles_of(dependant) -> tuple[str, ...] | None:

@@ -89,6 +89,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, start_worker
         # e.g. a NUL byte in a string, which PostgreSQL text cannot hold
         return JSONResponse({"detail": f"a value was rejected by the database: {exc.orig}"}, status_code=400)
 
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # uploads (photos, recordings) get their own, larger limit; every other body stays small
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       overrides={"/gallery": settings.max_upload_bytes})
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -25,20 +25,28 @@ class BodyLimitMiddleware:
     """Refuses bodies over `max_bytes`: at once when Content-Length says so, otherwise as soon as
     the streamed body passes the limit (chunked uploads carry no Content-Length)."""
 
-    def __init__(self, app, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app, max_bytes: int, overrides: dict[str, int] | None = None) -> None:
+        self.app, self.default_max = app, max_bytes
+        self.overrides = overrides or {}  # path prefix -> its own limit (upload routes)
+
+    def _limit(self, path: str) -> int:
+        for prefix, limit in self.overrides.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return limit
+        return self.default_max
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        max_bytes = self._limit(scope.get("path", ""))
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     n = int(value)
                 except ValueError:
                     return await _send_json(send, 400, "Content-Length is not a number")
-                if n > self.max_bytes:
-                    return await _send_json(send, 413, f"request body over {self.max_bytes} bytes")
+                if n > max_bytes:
+                    return await _send_json(send, 413, f"request body over {max_bytes} bytes")
         seen, started = 0, False
 
         async def limited_receive():
@@ -46,8 +54,8 @@ class BodyLimitMiddleware:
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.max_bytes:
-                    raise HTTPException(413, f"request body over {self.max_bytes} bytes")
+                if seen > max_bytes:
+                    raise HTTPException(413, f"request body over {max_bytes} bytes")
             return msg
 
         async def watch_send(msg):

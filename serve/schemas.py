@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["AppealCreate", "AppealDecision", "AppealPublic", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic",
            "AuditPublic", "BlacklistExport", "BlacklistPublic", "BlacklistsPublic", "ChainVerify", "DecisionCreate",
-           "DecisionResult", "EvidencePublic", "FlagCreate", "FlagPublic", "FlagsPublic", "IngestRecording",
+           "DecisionResult", "EvidencePublic", "FlagCreate", "FlagPublic", "FlagsPublic", "GalleryEntryPublic", "GalleryPublic",
+           "IngestRecording",
            "IngestResult", "PlatformAccountCreate", "IdentityCreate", "RescanCreate", "RescanPublic", "SanctionPublic", "StreamCreate",
            "StreamPublic", "StreamsPublic", "StreamerCreate", "StreamerHistory", "StreamerPublic"]
 
@@ -301,3 +302,18 @@ class RescanPublic(_Out):
     created_by: str
     created_at: datetime
     finished_at: datetime | None
+
+
+# --- gallery (protected people); prints never leave the server ---
+class GalleryEntryPublic(BaseModel):
+    name: str
+    kind: Literal["protected", "blacklisted"]
+    face_prints: int = Field(description="number of face prints (photos) enrolled")
+    voice_prints: int = Field(description="number of voice prints enrolled")
+    authorised_accounts: list[str]
+    added_at: str
+
+
+class GalleryPublic(BaseModel):
+    data: list[GalleryEntryPublic]
+    count: int

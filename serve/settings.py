@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     rescan_model: str = Field(default="whisper-base", description="Whisper used by re-scan jobs (registry name)")
     export_signing_key: Path | None = Field(default=None, description="PEM Ed25519 private key that signs exports")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="larger request bodies get 413")
+    max_upload_bytes: int = Field(default=25_000_000, ge=1024,
+                                  description="body limit for photo / recording uploads (POST /gallery)")
+    gallery_path: Path | None = Field(
+        default=None, description="protected-people gallery (JSON, shared with `liveguard gallery`); default: "
+                                  "liveguard-gallery.json beside the SQLite database, else in evidence_dir")
     rate_limit_per_minute: int = Field(default=600, ge=1, description="requests per API key per minute")
     lease_seconds: int = Field(default=300, ge=1, description="how long a claim on a flag lasts")
     retention_years: int = Field(default=3, ge=3, description="records are kept at least this long (law: 3)")
