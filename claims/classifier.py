@@ -25,7 +25,7 @@ import numpy as np
 from liveguard.errors import ModelError
 
 from .normalize import normalize
-from .taxonomy import LABELS
+from .taxonomy import LABELS, TEXT_LABELS
 from .types import ClaimHit
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ DEFAULT_THRESHOLD = 0.5
 DISABLED = 1.01           # a threshold no probability reaches: the model is off for that label
 # Not decidable from a sentence alone: only the listing checks (claims/listing.py) emit it.
 MODEL_EXCLUDED = frozenset({"claim_contradicts_listing"})
-MODEL_LABELS = tuple(lab for lab in LABELS if lab not in MODEL_EXCLUDED)
+MODEL_LABELS = tuple(lab for lab in TEXT_LABELS if lab not in MODEL_EXCLUDED)
 
 
 class Embedder(Protocol):

@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 
 from liveguard.errors import ConfigError
 
-from .taxonomy import LABELS
+from .taxonomy import LABELS, TEXT_LABELS
 
 MAX_LINE_CHARS = 100_000
 
@@ -91,7 +91,7 @@ def evaluate(gold: Sequence[Iterable[str]], pred: Sequence[Iterable[str]],
         raise ValueError(f"kinds has {len(kinds)} items, gold has {len(gold)}")
     gold_sets = [frozenset(g) for g in gold]
     pred_sets = [frozenset(p) for p in pred]
-    label_ids = list(labels) if labels is not None else list(LABELS)
+    label_ids = list(labels) if labels is not None else list(TEXT_LABELS)  # text can carry only these
     per: list[LabelScore] = []
     sum_tp = sum_fp = sum_fn = 0
     for lab in label_ids:

@@ -1,7 +1,14 @@
-"""The 17 claim/conduct labels of /work/shared/CLAIMS_TAXONOMY.md.
+"""The 17 claim/conduct labels of /work/shared/CLAIMS_TAXONOMY.md, and `ban_evasion`.
 
 Ids are stable: they are used in code, the database and the API. Severity is the
 default from the doc; deployments may override it elsewhere.
+
+`ban_evasion` is not in the shared taxonomy table: the doc's sanctions ladder says "a blacklisted
+person may not come back under a new account" (禁止重新注册) but gives no label for catching it.
+The identity stage (faces and voices against the gallery's blacklisted streamers) needs one for
+its findings, flags and the review queue, so it is added here with the legal basis the platform
+blacklist rests on. It is decided by who is on screen or speaking, never by what is said, so the
+text detectors (rules, classifier, labelled dataset) leave it out: see `TEXT_LABELS`.
 """
 from __future__ import annotations
 
@@ -78,9 +85,17 @@ _ROWS = (
      "what is said on stream contradicts the registered product listing "
      "(material, origin, size, certification)",
      "Advertising Law Art. 28; E-Commerce Law Art. 17", "high"),
+    ("ban_evasion", "黑名单主播换号复播（换马甲）", "Ban evasion by a blacklisted streamer",
+     "a blacklisted streamer's face or voice on an account that is not one of their known, banned accounts",
+     "Online Live-Streaming Marketing Measures (Trial, 2021) Art. 9 (platform blacklist); "
+     "Live-Commerce Supervision Measures (2026) (no re-registration after blacklisting)", "high"),
 )
 
 LABELS: dict[str, Label] = {row[0]: Label(*row) for row in _ROWS}
+# Decided by identity (gallery matches of faces and voices), not by any words: no rule, classifier
+# output or dataset item carries these.
+IDENTITY_ONLY = frozenset({"ban_evasion"})
+TEXT_LABELS: tuple[str, ...] = tuple(lab for lab in LABELS if lab not in IDENTITY_ONLY)
 
 
 def get_label(label_id: str) -> Label:

@@ -81,7 +81,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 def _visual_factory(args: argparse.Namespace, detector):
     """The per-file visual checker the options ask for, or None (faces and OCR are opt-in: they
-    cost about 0.2 s and 0.9 s of CPU per sampled frame)."""
+    cost about 0.2 s and 0.9 s of CPU per sampled frame). Voices are checked when the gallery
+    holds voice prints."""
     if not args.gallery and not args.ocr:
         return None
     from pipeline.impersonation import VisualChecker, VisualOptions
@@ -89,7 +90,16 @@ def _visual_factory(args: argparse.Namespace, detector):
 
     gallery = Gallery.open(args.gallery) if args.gallery else None
     opts = VisualOptions() if args.ocr else VisualOptions(ocr=None)
-    return lambda source: VisualChecker(source, args.account, gallery, detector=detector, opts=opts)
+    voices = None
+    if gallery is not None and len(gallery.voice_matrix()[0]):
+        from asr.vad import SpeechDetector
+        from pipeline.voices import VoiceChecker
+        from vision.voiceprint import VoiceEncoder
+
+        encoder, vad = VoiceEncoder(), SpeechDetector()  # loaded once for all files
+        voices = lambda source: VoiceChecker(source, args.account, gallery, encoder, vad)  # noqa: E731
+    return lambda source: VisualChecker(source, args.account, gallery, detector=detector, opts=opts,
+                                        voices=voices(source) if voices else None)
 
 
 def _queue_for_review(session, sha256: str) -> None:
@@ -160,8 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=8, help="windows per Whisper call")
     s.add_argument("--frame-fps", type=float, default=1.0, help="video frames sampled per second (0: none)")
     s.add_argument("--rules", nargs="+", help="rule files to use instead of the bundled ones")
-    s.add_argument("--gallery", help="protected-people gallery (liveguard gallery add): check faces against it")
-    s.add_argument("--account", help="the platform account the recordings were streamed on (for --gallery)")
+    s.add_argument("--gallery", help="gallery of protected people and blacklisted streamers "
+                   "(liveguard gallery add): check faces and voices against it")
+    s.add_argument("--account", help="the platform account the recordings were streamed on (for --gallery: "
+                   "authorised accounts, a blacklisted streamer's own accounts)")
     s.add_argument("--ocr", action="store_true",
                    help="read on-screen text: claims on screen and the AI-generated label check")
     s.add_argument("--all-files", action="store_true", help="in directories, try every file, not only media names")

@@ -1,4 +1,5 @@
-"""`liveguard gallery add|list|remove` (protected people) and `liveguard bench vision`.
+"""`liveguard gallery add|list|remove|calibrate-voice` (protected people, blacklisted streamers)
+and `liveguard bench vision`.
 
 Wiring (in liveguard/cli.py's build_parser): `add_vision_parsers(sub, bsub)`; `bsub` is optional.
 """
@@ -23,23 +24,60 @@ def _gallery_path(args: argparse.Namespace) -> Path:
     return Path(args.gallery or os.environ.get(GALLERY_ENV) or DEFAULT_GALLERY)
 
 
+def _voice_prints(paths: list[str]):
+    """One print per recording: all of its speech (Silero VAD), one speaker per file."""
+    import numpy as np
+
+    from asr.vad import SpeechDetector
+    from ingest.decode import AudioBlock, decode_media
+    from liveguard.errors import MediaError
+    from pipeline.voices import enrol_voice
+    from vision.errors import VoiceSampleError
+    from vision.voiceprint import VoiceEncoder
+
+    encoder, vad, prints = VoiceEncoder(), SpeechDetector(), []
+    for path in paths:
+        try:
+            audio = [b.samples for b in decode_media(path, frame_fps=0) if isinstance(b, AudioBlock)]
+        except MediaError as exc:
+            raise VoiceSampleError(f"{path}: not readable audio ({exc})") from exc
+        if not audio:
+            raise VoiceSampleError(f"{path}: no audio track")
+        prints.append(enrol_voice(np.concatenate(audio), encoder, vad, label=str(path)))
+    return prints
+
+
 def _cmd_gallery_add(args: argparse.Namespace) -> int:
-    from vision.faces import FaceAnalyzer
+    from liveguard.errors import ConfigError
     from vision.gallery import Gallery, enrol_face
 
-    if args.voice:
-        from liveguard.errors import ConfigError
-
-        raise ConfigError("--voice: voice prints are not built yet; enrol the face only")
+    if not args.image and not args.voice:
+        raise ConfigError("gallery add needs --image and/or --voice")
     gallery = Gallery.open(_gallery_path(args))
-    analyzer = FaceAnalyzer()
-    # every photo must give exactly one face before anything is written: no half-enrolled person
-    prints = [enrol_face(analyzer, path) for path in args.image]
-    entry = gallery.add(args.name, face_prints=prints, authorised_accounts=args.authorised_account or (),
-                        kind=args.kind, sources=[Path(p).name for p in args.image])
+    faces = voices = None
+    # every photo and recording must give its print before anything is written: no half-enrolled person
+    if args.image:
+        from vision.faces import FaceAnalyzer
+
+        analyzer = FaceAnalyzer()
+        faces = [enrol_face(analyzer, path) for path in args.image]
+    if args.voice:
+        voices = _voice_prints(args.voice)
+    entry = gallery.add(args.name, face_prints=faces, voice_prints=voices,
+                        authorised_accounts=args.authorised_account or (), kind=args.kind,
+                        sources=[Path(p).name for p in (args.image or []) + (args.voice or [])])
     gallery.save()
-    print(f"{entry.name}: {len(entry.face_prints)} face print(s), authorised accounts: "
-          f"{', '.join(entry.authorised_accounts) or '(none)'} -> {gallery.path}")
+    accounts = "known accounts" if entry.kind == "blacklisted" else "authorised accounts"
+    print(f"{entry.name} ({entry.kind}): {len(entry.face_prints)} face print(s), {len(entry.voice_prints)} voice "
+          f"print(s), {accounts}: {', '.join(entry.authorised_accounts) or '(none)'} -> {gallery.path}")
+    return 0
+
+
+def _cmd_calibrate_voice(args: argparse.Namespace) -> int:
+    from liveguard.voice_calibration import calibrate_voice, format_calibration
+
+    report = calibrate_voice(threshold=args.threshold)
+    print(json.dumps(report.to_json(), indent=1) if args.json else format_calibration(report))
     return 0
 
 
@@ -69,7 +107,7 @@ def _cmd_gallery_remove(args: argparse.Namespace) -> int:
     gallery = Gallery.open(_gallery_path(args))
     entry = gallery.remove(args.name)
     gallery.save()
-    print(f"removed {entry.name} ({len(entry.face_prints)} face print(s))")
+    print(f"removed {entry.name} ({len(entry.face_prints)} face print(s), {len(entry.voice_prints)} voice print(s))")
     return 0
 
 
@@ -90,21 +128,67 @@ def _cmd_bench_vision(args: argparse.Namespace) -> int:
     result = {"file": args.file, "frames": len(frames), "faces": n_faces, "seconds": round(elapsed, 3),
               "frames_per_s": round(len(frames) / elapsed, 2) if elapsed else None,
               "frame_size": list(frames[0].image.shape[:2]) if frames else None, "upsample": args.upsample}
+    result.update(_bench_voice(args.file))
     print(json.dumps(result) if args.json else
           f"{result['frames']} frames ({result['frame_size']}), {n_faces} faces in {elapsed:.2f} s: "
-          f"{result['frames_per_s']} frames/s (upsample {args.upsample})")
+          f"{result['frames_per_s']} frames/s (upsample {args.upsample})\n"
+          f"voices: {result['voice_audio_s']} s of audio ({result['voice_speech_s']} s speech, "
+          f"{result['voice_turns']} turns) in {result['voice_seconds']} s: {result['voice_audio_s_per_s']} s of audio "
+          f"per second (VAD + prints + matching; prints alone: {result['voice_speech_s_per_s']} s of speech per second)")
     return 0
 
 
+def _bench_voice(path: str) -> dict:
+    """The voice path of a scan (Silero VAD, speech turns, prints, gallery match) on a file's audio."""
+    import numpy as np
+
+    from asr.vad import SpeechDetector
+    from ingest.windows import WindowOptions, iter_file_windows
+    from pipeline.voices import VoiceChecker
+    from vision.gallery import Gallery
+    from vision.voiceprint import VOICE_DIM, VoiceEncoder
+
+    windows = list(iter_file_windows(path, opts=WindowOptions(frame_fps=0)))
+    gallery = Gallery()
+    someone = np.random.default_rng(0).random(VOICE_DIM).astype(np.float32)
+    gallery.add("bench", voice_prints=someone / np.linalg.norm(someone))
+    encoder, vad = VoiceEncoder(), SpeechDetector()
+    embed_s = 0.0
+    embed_many = encoder.embed_many
+
+    def timed(utterances):  # time spent in the encoder alone, inside the whole path
+        nonlocal embed_s
+        t0 = time.perf_counter()
+        try:
+            return embed_many(utterances)
+        finally:
+            embed_s += time.perf_counter() - t0
+
+    encoder.embed_many = timed
+    checker = VoiceChecker(path, None, gallery, encoder, vad)
+    t = time.perf_counter()
+    for w in windows:
+        checker.feed(w)
+    checker.finish()
+    elapsed = time.perf_counter() - t
+    audio_s = sum(w.duration for w in windows)
+    return {"voice_audio_s": round(audio_s, 1), "voice_speech_s": round(checker.speech_s, 1),
+            "voice_turns": checker.turns_seen, "voice_seconds": round(elapsed, 3),
+            "voice_audio_s_per_s": round(audio_s / elapsed, 1) if elapsed else None,
+            "voice_speech_s_per_s": round(checker.speech_s / embed_s, 1) if embed_s else None}
+
+
 def add_vision_parsers(sub, bench_sub=None) -> None:
-    g = sub.add_parser("gallery", help="protected people: face prints and the accounts each has authorised")
+    g = sub.add_parser("gallery", help="protected people and blacklisted streamers: face and voice prints, accounts")
     g.add_argument("--gallery", help=f"gallery file (default: ${GALLERY_ENV} or ./liveguard-gallery.json)")
     gsub = g.add_subparsers(dest="gallery_action", required=True)
-    a = gsub.add_parser("add", help="enrol a person from photos (one face per photo); adds to an existing name")
+    a = gsub.add_parser("add", help="enrol a person from photos and/or speech recordings; adds to an existing name")
     a.add_argument("--name", required=True)
-    a.add_argument("--image", nargs="+", required=True, help="photos, each showing exactly one face")
-    a.add_argument("--voice", help="a speech sample (WAV) for a voice print (not built yet)")
-    a.add_argument("--authorised-account", nargs="+", help="accounts allowed to show this person")
+    a.add_argument("--image", nargs="+", help="photos, each showing exactly one face")
+    a.add_argument("--voice", nargs="+", help="recordings of this person alone speaking (any audio/video file, "
+                   "at least 3 s of speech, 10 s or more is better): one voice print each")
+    a.add_argument("--authorised-account", nargs="+",
+                   help="protected: accounts allowed to show this person; blacklisted: their own known accounts")
     a.add_argument("--kind", choices=["protected", "blacklisted"], default="protected")
     a.set_defaults(func=_cmd_gallery_add)
     ls = gsub.add_parser("list", help="list the gallery")
@@ -113,9 +197,15 @@ def add_vision_parsers(sub, bench_sub=None) -> None:
     rm = gsub.add_parser("remove", help="remove a person and all their prints")
     rm.add_argument("--name", required=True)
     rm.set_defaults(func=_cmd_gallery_remove)
+    cv = gsub.add_parser("calibrate-voice", help="same/different-speaker voice similarities on the bundled real "
+                         "speech, with false accept / reject rates per threshold")
+    cv.add_argument("--threshold", type=float, help="mark this threshold (default: the one in use)")
+    cv.add_argument("--json", action="store_true")
+    cv.set_defaults(func=_cmd_calibrate_voice)
 
     if bench_sub is not None:
-        b = bench_sub.add_parser("vision", help="face detection + descriptors: frames per second on this machine")
+        b = bench_sub.add_parser("vision", help="face detection + descriptors (frames per second) and the voice "
+                                 "path (seconds of audio per second) on this machine")
         b.add_argument("--file", default="samples/live_room_en.mp4")
         b.add_argument("--fps", type=float, default=1.0, help="frames sampled per second of video")
         b.add_argument("--height", type=int, default=360, help="frames scaled to this height")

@@ -60,6 +60,17 @@ REGISTRY: dict[str, ModelSpec] = {
             sha256="",  # loaded through the package's own loader, which pins its file
             fmt="jit",
         ),
+        ModelSpec(
+            name="resemblyzer",
+            task="voice",
+            version="0.1.4",
+            source="PyPI resemblyzer==0.1.4 (resemblyzer/pretrained.pt: GE2E speaker encoder, 3-layer LSTM, "
+            "256-d; the package is installed --no-deps and never imported, see vision/voiceprint.py)",
+            license="Apache-2.0",
+            parts=(("resemblyzer", "pretrained.pt"),),
+            sha256="39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+            fmt="torch-state",  # used as installed; the sha256 is checked on every load
+        ),
     )
 }
 

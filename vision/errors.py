@@ -7,6 +7,7 @@
         ├── FaceCountError         an enrolment photo must show exactly one face
         │   ├── NoFaceError        no face found
         │   └── MultipleFacesError several faces found
+        ├── VoiceSampleError       an enrolment recording holds too little speech for a voice print
         └── GalleryError           gallery file unreadable, unknown or duplicate entry
 
 dlib raises plain RuntimeError (bad image type, corrupt .dat); it is wrapped where it enters.
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 from liveguard.errors import LiveGuardError
 
-__all__ = ["VisionError", "ImageReadError", "FaceCountError", "NoFaceError", "MultipleFacesError", "GalleryError"]
+__all__ = ["VisionError", "ImageReadError", "FaceCountError", "NoFaceError", "MultipleFacesError", "GalleryError",
+           "VoiceSampleError"]
 
 
 class VisionError(LiveGuardError):
@@ -41,3 +43,7 @@ class MultipleFacesError(FaceCountError):
 
 class GalleryError(VisionError):
     """The gallery file is unreadable, or an entry is unknown or duplicated."""
+
+
+class VoiceSampleError(VisionError):
+    """An enrolment recording is unreadable or holds too little speech for a voice print."""

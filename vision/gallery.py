@@ -9,8 +9,12 @@ temporary file that is then renamed over the old one, so a monitor reading the g
                   "voice_prints": [[...], ...], "authorised_accounts": [...], "sources": [...],
                   "added_at": ISO time}]}
 
-Prints from another model are not comparable, so a gallery made with a different face model
-is refused on load instead of silently matching nothing (or everything).
+Prints from another model are not comparable, so a gallery made with a different face or voice
+model is refused on load instead of silently matching nothing (or everything).
+
+`kind` is "protected" (a person who may not be shown or heard without consent; their
+`authorised_accounts` may) or "blacklisted" (a banned streamer; `authorised_accounts` holds their
+own known accounts, and a match anywhere else is ban evasion).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 
 from vision.errors import GalleryError, MultipleFacesError, NoFaceError
 from vision.faces import EMBEDDING_DIM, FACE_MODEL_ID, FaceAnalyzer, as_rgb, load_image
+from vision.voiceprint import VOICE_DIM, VOICE_MODEL_ID
 
 __all__ = ["GALLERY_FORMAT", "DEFAULT_GALLERY", "KINDS", "GalleryEntry", "Gallery", "enrol_face", "normalise_account"]
 
@@ -43,7 +48,7 @@ def normalise_account(account: str) -> str:
 class GalleryEntry:
     name: str
     face_prints: np.ndarray  # (n, 128) float32; several photos per person are allowed
-    voice_prints: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    voice_prints: np.ndarray = field(default_factory=lambda: np.zeros((0, VOICE_DIM), np.float32))
     authorised_accounts: tuple[str, ...] = ()
     kind: str = "protected"
     sources: tuple[str, ...] = ()  # file names the prints came from, for the reviewer
@@ -65,7 +70,9 @@ class GalleryEntry:
         faces = np.asarray(d.get("face_prints") or np.zeros((0, EMBEDDING_DIM)), np.float32)
         if faces.ndim != 2 or (len(faces) and faces.shape[1] != EMBEDDING_DIM):
             raise GalleryError(f"entry {d.get('name')!r}: face prints must be {EMBEDDING_DIM}-d")
-        voices = np.asarray(d.get("voice_prints") or np.zeros((0, 0)), np.float32)
+        voices = np.asarray(d.get("voice_prints") or np.zeros((0, VOICE_DIM)), np.float32)
+        if voices.ndim != 2 or (len(voices) and voices.shape[1] != VOICE_DIM):
+            raise GalleryError(f"entry {d.get('name')!r}: voice prints must be {VOICE_DIM}-d")
         return cls(name=str(d["name"]), face_prints=faces, voice_prints=voices,
                    authorised_accounts=tuple(d.get("authorised_accounts", ())), kind=d.get("kind", "protected"),
                    sources=tuple(d.get("sources", ())), added_at=d.get("added_at", ""))
@@ -107,6 +114,9 @@ class Gallery:
             if data.get("face_model") not in (None, FACE_MODEL_ID):
                 raise GalleryError(f"{p}: face prints were made with {data['face_model']}, this build uses "
                                    f"{FACE_MODEL_ID}; re-enrol the photos")
+            if data.get("voice_model") not in (None, VOICE_MODEL_ID):
+                raise GalleryError(f"{p}: voice prints were made with {data['voice_model']}, this build uses "
+                                   f"{VOICE_MODEL_ID}; re-enrol the voices")
             entries = [GalleryEntry.from_json(d) for d in data.get("entries", [])]
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise GalleryError(f"{p}: not a readable gallery ({exc})") from exc
@@ -144,8 +154,9 @@ class Gallery:
 
     def add(self, name: str, face_prints: np.ndarray | None = None, voice_prints: np.ndarray | None = None,
             authorised_accounts: tuple[str, ...] | list[str] = (), kind: str = "protected",
-            sources: tuple[str, ...] | list[str] = ()) -> GalleryEntry:
-        """Add a person, or add prints / accounts to an existing one of the same name and kind."""
+            sources: tuple[str, ...] | list[str] = (), voice_model: str = VOICE_MODEL_ID) -> GalleryEntry:
+        """Add a person, or add prints / accounts to an existing one of the same name and kind.
+        `voice_model`: the model that made `voice_prints`; another model than this build's is refused."""
         name = name.strip()
         if not name:
             raise GalleryError("a gallery entry needs a name")
@@ -156,6 +167,13 @@ class Gallery:
         voices = np.asarray(voice_prints, np.float32) if voice_prints is not None else None
         if voices is not None:
             voices = voices.reshape(1, -1) if voices.ndim == 1 else voices
+            if voice_model != VOICE_MODEL_ID or (self.voice_model not in (None, VOICE_MODEL_ID)):
+                raise GalleryError(f"voice prints made with {voice_model} cannot join a gallery of "
+                                   f"{self.voice_model or VOICE_MODEL_ID} prints")
+            if voices.shape[1] != VOICE_DIM:
+                raise GalleryError(f"{name!r}: voice prints must be {VOICE_DIM}-d, got {voices.shape[1]}")
+            if len(voices):
+                self.voice_model = VOICE_MODEL_ID
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         for i, old in enumerate(self.entries):
             if old.name != name:
@@ -176,7 +194,7 @@ class Gallery:
         if not len(faces) and (voices is None or not len(voices)):
             raise GalleryError(f"{name!r}: a new entry needs at least one face or voice print")
         entry = GalleryEntry(name=name, face_prints=faces,
-                             voice_prints=voices if voices is not None else np.zeros((0, 0), np.float32),
+                             voice_prints=voices if voices is not None else np.zeros((0, VOICE_DIM), np.float32),
                              authorised_accounts=tuple(dict.fromkeys(authorised_accounts)), kind=kind,
                              sources=tuple(sources), added_at=now)
         self.entries.append(entry)
@@ -195,3 +213,12 @@ class Gallery:
                 rows += list(e.face_prints)
                 owners += [e] * len(e.face_prints)
         return (np.array(rows, np.float32) if rows else np.zeros((0, EMBEDDING_DIM), np.float32)), owners
+
+    def voice_matrix(self, kind: str | None = None) -> tuple[np.ndarray, list[GalleryEntry]]:
+        """All voice prints stacked (n, 256) and, per row, the entry it belongs to."""
+        rows, owners = [], []
+        for e in self.entries:
+            if kind is None or e.kind == kind:
+                rows += list(e.voice_prints)
+                owners += [e] * len(e.voice_prints)
+        return (np.array(rows, np.float32) if rows else np.zeros((0, VOICE_DIM), np.float32)), owners

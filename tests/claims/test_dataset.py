@@ -3,7 +3,7 @@ from collections import Counter
 
 import pytest
 
-from claims import LABELS
+from claims.taxonomy import TEXT_LABELS
 from claims.dataset_build import DEFAULT_OUT, build, evade, plain
 
 SPLITS = {s: [json.loads(x) for x in (DEFAULT_OUT / f"{s}.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -17,17 +17,17 @@ def test_size_kinds_and_label_coverage():
     assert set(kinds) == {"positive", "hard_negative", "negative", "evasion"}
     assert kinds["hard_negative"] / len(ALL) >= 0.40
     per_label = Counter(lab for x in ALL for lab in x["labels"])
-    assert set(per_label) == set(LABELS)
+    assert set(per_label) == set(TEXT_LABELS)
     assert min(per_label.values()) >= 25
     assert {x["lang"] for x in ALL} == {"zh", "en"}
     for x in ALL:
-        assert set(x["labels"]) <= set(LABELS) and x["text"].strip()
+        assert set(x["labels"]) <= set(TEXT_LABELS) and x["text"].strip()
         assert (x["kind"] in ("positive", "evasion")) == bool(x["labels"])
 
 
 def test_every_label_in_test_split():
     per_label = Counter(lab for x in SPLITS["test"] for lab in x["labels"])
-    assert set(per_label) == set(LABELS) and min(per_label.values()) >= 8
+    assert set(per_label) == set(TEXT_LABELS) and min(per_label.values()) >= 8
 
 
 def test_split_by_template_no_leak():

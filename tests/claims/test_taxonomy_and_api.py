@@ -13,9 +13,12 @@ EXPECTED_IDS = {
 }
 
 
-def test_all_17_labels_present():
-    assert set(LABELS) == EXPECTED_IDS
-    assert len(LABELS) == 17
+def test_all_17_labels_present_and_ban_evasion():
+    from claims.taxonomy import IDENTITY_ONLY, TEXT_LABELS
+
+    assert set(LABELS) == EXPECTED_IDS | {"ban_evasion"}
+    assert set(TEXT_LABELS) == EXPECTED_IDS and len(TEXT_LABELS) == 17
+    assert IDENTITY_ONLY == {"ban_evasion"} and LABELS["ban_evasion"].severity == "high"
 
 
 def test_label_fields():
