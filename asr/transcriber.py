@@ -9,12 +9,12 @@ time. Results come back in input order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from asr.batch_decode import ChunkResult, DecodeOptions
+from asr.batch_decode import ChunkResult, DecodeOptions, RawSegment
 from asr.chinese import is_chinese_lang, to_simplified
 from asr.hallucination import GuardOptions, compression_ratio, hallucination_reason
 from asr.types import Segment
@@ -26,11 +26,13 @@ if TYPE_CHECKING:
 from ingest.decode import SAMPLE_RATE
 from ingest.windows import Window
 
-__all__ = ["AsrOptions", "WindowTranscript", "Transcriber", "prepare_chunk"]
+__all__ = ["AsrOptions", "WindowTranscript", "Transcriber", "prepare_chunk", "pack_chunks", "unpack_result", "PackedInput"]
 
 SILENCE_GAP_S = 1.0  # non-speech stretches longer than this inside a chunk are zeroed
 MAX_CONTINUATIONS = 2  # further decoding rounds for chunks Whisper stopped short on
 MIN_REST_S = 0.5  # speech shorter than this left after a stop is not worth another round
+MAX_INPUT_S = 30.0  # Whisper's input length
+PACK_GAP_S = 1.0  # silence between chunks packed into one input
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,54 @@ def _continuation(chunk: _Chunk, resume_at: float) -> _Chunk | None:
     return _Chunk(chunk.window, chunk.offset + cut, chunk.audio[cut:], spans)
 
 
+def _resume(result: ChunkResult) -> float | None:
+    """Chunk seconds from which the rest is undecoded: Whisper's own resume point, else the end of
+    what it transcribed (checked against VAD speech by `_continuation`)."""
+    if result.resume_at is not None:
+        return result.resume_at
+    return max((seg.end for seg in result.segments), default=0.0) or None
+
+
+@dataclass
+class PackedInput:
+    audio: np.ndarray
+    members: list[tuple[int, float, float]]  # (row, start s, end s) of each chunk inside `audio`
+
+
+def pack_chunks(chunks: list[tuple[int, np.ndarray]], max_s: float = MAX_INPUT_S,
+                gap_s: float = PACK_GAP_S) -> list[PackedInput]:
+    """Chunks laid end to end, `gap_s` of silence apart, into inputs of at most `max_s` seconds
+    (first fit, in order). The silence makes Whisper close a segment between two chunks."""
+    gap = np.zeros(int(gap_s * SAMPLE_RATE), np.float32)
+    packs: list[PackedInput] = []
+    for row, audio in chunks:
+        audio = audio[: int(max_s * SAMPLE_RATE)]
+        target = next((p for p in packs if (len(p.audio) + len(gap) + len(audio)) / SAMPLE_RATE <= max_s), None)
+        if target is None:
+            packs.append(PackedInput(audio.copy(), [(row, 0.0, len(audio) / SAMPLE_RATE)]))
+            continue
+        start = (len(target.audio) + len(gap)) / SAMPLE_RATE
+        target.audio = np.concatenate([target.audio, gap, audio])
+        target.members.append((row, start, start + len(audio) / SAMPLE_RATE))
+    return packs
+
+
+def unpack_result(pack: PackedInput, result: ChunkResult) -> list[tuple[int, ChunkResult, float | None]]:
+    """(row, result in the row's own time, resume point) for each chunk of a packed input. A
+    segment belongs to the chunk its middle falls in (the gap between chunks is split in half)."""
+    resume = _resume(result)
+    out = []
+    for k, (row, start, end) in enumerate(pack.members):
+        lo = start - PACK_GAP_S / 2 if k else float("-inf")
+        hi = end + PACK_GAP_S / 2 if k + 1 < len(pack.members) else float("inf")
+        mine = [RawSegment(max(0.0, seg.start - start), min(end - start, max(0.0, seg.end - start)), seg.text)
+                for seg in result.segments if lo <= (seg.start + seg.end) / 2 < hi]
+        # Whisper stopped inside this chunk, or before it: the rest of it (or all of it) is undecoded
+        own = None if resume is None or resume >= end else max(0.0, resume - start)
+        out.append((row, replace(result, segments=mine, resume_at=None), own))
+    return out
+
+
 def _overlaps_speech(t0: float, t1: float, spans: list[tuple[int, int]]) -> bool:
     a, b = int(t0 * SAMPLE_RATE), int(t1 * SAMPLE_RATE)
     return any(s < b and a < e for s, e in spans) or (a == b and any(s <= a <= e for s, e in spans))
@@ -125,26 +175,40 @@ class Transcriber:
 
     def _decode_all(self, chunks: list[_Chunk]) -> list[list[Segment]]:
         """Decode chunks as one batch. Where Whisper stopped short of a chunk's end, the rest is
-        decoded in a further round, again batched (openai-whisper's transcribe() seeks the same way)."""
+        decoded in a further round (openai-whisper's transcribe() seeks the same way). Rests are
+        short, so a round packs several of one language into each 30-s input: the encoder, the
+        largest cost per input, then runs once per 30 s of rests instead of once per rest."""
         segments: list[list[Segment]] = [[] for _ in chunks]
         current = list(chunks)
+        languages: list[str | None] = [None] * len(chunks)
         todo = list(range(len(chunks)))
         for round_ in range(MAX_CONTINUATIONS + 1):
             if not todo:
                 break
-            results = self.whisper.decode([current[i].audio for i in todo], self.opts.decode)
+            if round_ == 0:
+                results = self.whisper.decode([current[i].audio for i in todo], self.opts.decode)
+                per_row = [(i, r, _resume(r)) for i, r in zip(todo, results)]
+            else:
+                per_row = []
+                for lang in dict.fromkeys(languages[i] for i in todo):
+                    rows = [i for i in todo if languages[i] == lang]
+                    packs = pack_chunks([(i, current[i].audio) for i in rows])
+                    opts = replace(self.opts.decode, language=lang)
+                    for pack, result in zip(packs, self.whisper.decode([p.audio for p in packs], opts)):
+                        per_row += unpack_result(pack, result)
             again = []
-            for i, result in zip(todo, results):
+            for i, result, resume in per_row:
+                languages[i] = languages[i] or result.language
                 segments[i] += self._segments(current[i], result)
                 # Whisper may also end early with a clean stop (often after a silenced gap) while VAD
                 # heard speech later in the chunk: continue from the end of what it transcribed.
-                covered = max((r.end for r in result.segments), default=0.0)
-                resume = result.resume_at if result.resume_at is not None else (covered or None)
                 rest = _continuation(current[i], resume) if resume is not None else None
                 if rest is not None and round_ < MAX_CONTINUATIONS:
                     current[i] = rest
                     again.append(i)
             todo = again
+        for segs in segments:
+            segs.sort(key=lambda seg: seg.t0)
         return segments
 
     def _flush(self, pending: list[tuple[Window, _Chunk | None]]) -> Iterator[WindowTranscript]:

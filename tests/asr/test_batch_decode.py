@@ -113,3 +113,63 @@ def test_transcriber_continues_where_whisper_stopped_short(tiny_whisper):
     assert [(s.t0, s.t1, s.text) for s in wt.segments] == [(100.0, 105.0, "part1"), (105.0, 110.0, "part2"),
                                                            (110.0, 112.0, "part3")]
     assert [round(x) for call in engine.calls for x in call] == [12, 7, 2]
+
+
+def test_pack_chunks_fills_30_s_inputs_first_fit():
+    from asr.transcriber import pack_chunks
+
+    rng = np.random.default_rng(4)
+    chunks = [(i, rng.normal(0, 0.1, int(s * SAMPLE_RATE)).astype(np.float32)) for i, s in enumerate([8, 8, 8, 20, 5])]
+    packs = pack_chunks(chunks)
+    assert [[m[0] for m in p.members] for p in packs] == [[0, 1, 2], [3, 4]]
+    assert all(len(p.audio) <= 30 * SAMPLE_RATE for p in packs)
+    for p in packs:
+        for row, start, end in p.members:
+            a, b = round(start * SAMPLE_RATE), round(end * SAMPLE_RATE)
+            assert np.array_equal(p.audio[a:b], chunks[row][1])
+        first_end = round(p.members[0][2] * SAMPLE_RATE)
+        assert not p.audio[first_end:first_end + SAMPLE_RATE].any()  # 1 s of silence between chunks
+
+
+def test_unpack_gives_each_chunk_its_segments_and_resume_point():
+    from asr.batch_decode import ChunkResult, RawSegment
+    from asr.transcriber import PackedInput, unpack_result
+
+    pack = PackedInput(np.zeros(26 * SAMPLE_RATE, np.float32), [(7, 0.0, 8.0), (3, 9.0, 17.0), (5, 18.0, 26.0)])
+    result = ChunkResult("zh", [RawSegment(0.5, 7.9, "a"), RawSegment(9.2, 16.8, "b"), RawSegment(17.2, 19.0, "c")],
+                         -0.3, 0.01, 1.2, 0.0, resume_at=20.0)
+    rows = {row: (r, resume) for row, r, resume in unpack_result(pack, result)}
+    assert [(s.start, s.end, s.text) for s in rows[7][0].segments] == [(0.5, 7.9, "a")]
+    assert [(round(s.start, 3), round(s.end, 3), s.text) for s in rows[3][0].segments] == [(0.2, 7.8, "b")]
+    assert [(s.start, round(s.end, 3), s.text) for s in rows[5][0].segments] == [(0.0, 1.0, "c")]
+    assert rows[7][1] is None and rows[3][1] is None  # decoded to their ends
+    assert rows[5][1] == 2.0  # Whisper stopped 2 s into the last chunk: the rest is decoded again
+    assert all(r.language == "zh" and r.resume_at is None for r, _ in rows.values())
+
+
+def test_rests_of_several_windows_share_one_input():
+    from asr.batch_decode import ChunkResult, RawSegment
+
+    class StopsAtFive:
+        model_id, device = "stops-at-5", "cpu"
+
+        def __init__(self):
+            self.calls = []
+
+        def decode(self, chunks, opts):
+            self.calls.append(([len(c) / SAMPLE_RATE for c in chunks], opts.language))
+            return [ChunkResult("en", [RawSegment(0.0, min(5.0, len(c) / SAMPLE_RATE), f"part{len(self.calls)}")],
+                                -0.2, 0.0, 1.0, 0.0) for c in chunks]
+
+    class AllSpeech:
+        def spans(self, audio):
+            return [(0, len(audio))]
+
+    engine = StopsAtFive()
+    rng = np.random.default_rng(5)
+    windows = [Window(s, 0, 0.0, rng.normal(0, 0.1, 12 * SAMPLE_RATE).astype(np.float32)) for s in ("a", "b")]
+    first, _ = Transcriber(engine, AsrOptions(batch_size=4), vad=AllSpeech()).transcribe(windows)
+    # round 1: both windows, language detected; round 2: both 7-s rests in one 15-s input, language kept
+    assert [round(x) for x in engine.calls[0][0]] == [12, 12] and engine.calls[0][1] is None
+    assert [round(x) for x in engine.calls[1][0]] == [15] and engine.calls[1][1] == "en"
+    assert [(s.t0, s.t1, s.text) for s in first.segments][:2] == [(0.0, 5.0, "part1"), (5.0, 10.0, "part2")]
