@@ -36,7 +36,12 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     transcriber = Transcriber(load_whisper(args.model, args.device, engine=args.engine),
                               AsrOptions(batch_size=args.batch_size, decode=DecodeOptions(language=args.language)))
     window_opts = WindowOptions(frame_fps=args.frame_fps)
-    visual = _visual_factory(args, detector)
+    from liveguard.synthetic_cli import synthetic_enabled, with_synthetic
+
+    visual = with_synthetic(args, detector, _visual_factory)
+    if visual is not None and not synthetic_enabled(args) and not args.quiet:
+        print("note: synthetic-media check off (no --synthetic-image / --synthetic-voice model; none ships)",
+              file=sys.stderr)
     sessions = None
     if args.db != "none":
         from serve import make_engine, make_sessionmaker, save_scan
@@ -176,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "authorised accounts, a blacklisted streamer's own accounts)")
     s.add_argument("--ocr", action="store_true",
                    help="read on-screen text: claims on screen and the AI-generated label check")
+    from liveguard.synthetic_cli import add_synthetic_parsers, add_synthetic_scan_options
+
+    add_synthetic_scan_options(s)
     s.add_argument("--all-files", action="store_true", help="in directories, try every file, not only media names")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     s.set_defaults(func=_cmd_scan)
@@ -206,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     from liveguard.vision_cli import add_vision_parsers
 
     add_vision_parsers(sub, bsub)
+    add_synthetic_parsers(sub)
     add_claims_parser(sub)
     add_claims_bench_parser(bsub)
     add_monitor_parsers(sub, bsub)

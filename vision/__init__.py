@@ -6,7 +6,8 @@ PP-OCRv4 on sampled frames), `ai_label` (is an AI-disclosure label on screen, an
 `voiceprint` (256-d speaker prints from resemblyzer's GE2E encoder; it takes speech, finding
 speech is the caller's). Identity is treated here beside faces because the gallery holds both.
 Turning these into findings is `pipeline.impersonation` (faces) and `pipeline.voices` (voices).
-Synthetic-media detectors are not built (docs/vision.md).
+`clip_features`, `synthetic_image`, `synthetic_voice`: synthetic-media detectors to train on your
+data (a CLIP probe, an LCNN); none ships trained (docs/vision.md).
 """
 
 from vision.ai_label import AiLabelReport, LabelOptions, check_ai_label, find_ai_label
