@@ -107,3 +107,25 @@ def test_voice_crops_are_scored_when_loud_enough():
     assert checker.scored["voice"] == 4
     (f,) = checker.finish(None)
     assert (f.t0, f.t1) == (8, 16) and "synthetic-voice score max 0.900 in 4 crop(s)" in f.evidence
+
+
+def test_scan_wiring_is_unchanged_without_a_model_and_turns_ocr_on_with_one(tmp_path):
+    import argparse
+
+    from liveguard.synthetic_cli import with_synthetic
+    from vision.synthetic_voice import SyntheticVoiceModel, VoiceNetConfig, build_voice_net
+
+    made = []
+
+    def make_visual(args, detector):
+        made.append(args.ocr)
+        return (lambda source: "visual") if args.ocr else None
+
+    base = dict(ocr=False, synthetic_image=None, synthetic_voice=None, synthetic_threshold=None,
+                synthetic_voice_threshold=None)
+    assert with_synthetic(argparse.Namespace(**base), None, make_visual) is None and made == [False]
+    cfg = VoiceNetConfig(segment_s=0.5, channels=(4, 6))
+    SyntheticVoiceModel(build_voice_net(cfg), cfg, 0.6).save(tmp_path / "v.pt")
+    args = argparse.Namespace(**dict(base, synthetic_voice=str(tmp_path / "v.pt")))
+    checker = with_synthetic(args, None, make_visual)("s.mp4")
+    assert isinstance(checker, WithSyntheticCheck) and made[-1] is True and checker.synthetic.voice_threshold == 0.6
