@@ -134,7 +134,8 @@ def _cmd_bench_vision(args: argparse.Namespace) -> int:
           f"{result['frames_per_s']} frames/s (upsample {args.upsample})\n"
           f"voices: {result['voice_audio_s']} s of audio ({result['voice_speech_s']} s speech, "
           f"{result['voice_turns']} turns) in {result['voice_seconds']} s: {result['voice_audio_s_per_s']} s of audio "
-          f"per second (VAD + prints + matching; prints alone: {result['voice_speech_s_per_s']} s of speech per second)")
+          f"per second (VAD + prints + matching; prints alone: {result['voice_speech_s_per_s']} s of speech "
+          f"per second)")
     return 0
 
 

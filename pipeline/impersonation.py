@@ -130,8 +130,9 @@ def _finding(m: FaceMatch, account: str | None, source: str, opts: Impersonation
         what = f"face matches blacklisted streamer {m.entry.name!r} (known accounts: {known}) on {where}"
     else:
         what = f"face matches gallery entry {m.entry.name!r} ({m.entry.kind}, not authorised for {where})"
-    evidence = (f"{what}: distance {m.distance:.3f} <= {opts.threshold} (similarity {distance_score(m.distance, opts.threshold)})"
-                f" in {len(m.matched)} of {len(m.track.faces)} frame(s); frames at t={times} s")
+    evidence = (f"{what}: distance {m.distance:.3f} <= {opts.threshold} "
+                f"(similarity {distance_score(m.distance, opts.threshold)}) in {len(m.matched)} of "
+                f"{len(m.track.faces)} frame(s); frames at t={times} s")
     return Finding(source=source, t0=round(m.t0, 3), t1=round(m.t1, 3), label=m.label,
                    score=distance_score(m.distance, opts.threshold), evidence=evidence, decided_by=DECIDED_BY,
                    legal_basis=label.legal_basis, severity=label.severity, segment_text="", lang="",

@@ -26,8 +26,9 @@ from vision.errors import VoiceSampleError
 from vision.gallery import Gallery, GalleryEntry
 from vision.voiceprint import MATCH_SIMILARITY, MIN_SPEECH_S, VOICE_MODEL_ID, VoiceEncoder, cosine_similarities
 
-__all__ = ["ENROL_MIN_SPEECH_S", "enrol_voice", "speech_of", "VoiceOptions", "SpeechTurn", "VoiceMatch", "speech_turns", "VoiceChecker", "voice_findings",
-           "similarity_score", "identity_label", "BAN_EVASION", "IMPERSONATION"]
+__all__ = ["ENROL_MIN_SPEECH_S", "enrol_voice", "speech_of", "VoiceOptions", "SpeechTurn", "VoiceMatch",
+           "speech_turns", "VoiceChecker", "voice_findings", "similarity_score", "identity_label", "BAN_EVASION",
+           "IMPERSONATION"]
 
 IMPERSONATION = "ai_impersonation"
 BAN_EVASION = "ban_evasion"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 MODULES = ["vision", "vision.errors", "vision.faces", "vision.gallery", "vision.tracking", "vision.ocr",
-           "vision.ai_label", "pipeline.impersonation", "liveguard.vision_cli"]
+           "vision.ai_label", "pipeline.impersonation", "liveguard.vision_cli",
+           "vision.voiceprint", "pipeline.voices", "liveguard.voice_calibration"]
 
 
 @pytest.mark.parametrize("name", MODULES)
