@@ -32,9 +32,46 @@ def _monitor_options(args):
     from pipeline.live import MonitorOptions
 
     return MonitorOptions(window_max_s=args.window_s, window_min_s=args.window_s / 2, batch_size=args.batch_size,
+                          merge_max_s=args.merge_max_s,
                           clip_before_s=args.clip_before, clip_after_s=args.clip_after,
                           recorder=RecorderOptions(retention_s=args.retention),
                           live=LiveOptions(give_up_after_s=args.give_up, frame_fps=args.frame_fps))
+
+
+class VisualCheckers:
+    """Builds a stream's visual checker inside its Ray actor from plain option values, so models
+    load there and nothing unpicklable (ONNX sessions, dlib models) crosses between processes."""
+
+    def __init__(self, per_stream: dict[str, dict]):
+        self.per_stream = per_stream  # stream id -> scan-style option values, with that stream's account
+
+    def __call__(self, stream_id: str):
+        from claims import RuleDetector
+        from liveguard.cli import _visual_factory
+        from liveguard.synthetic_cli import with_synthetic
+
+        return with_synthetic(argparse.Namespace(**self.per_stream[stream_id]), RuleDetector(),
+                              _visual_factory)(stream_id)
+
+
+def _visual_for(args: argparse.Namespace, stream_ids: list[str]) -> VisualCheckers | None:
+    from liveguard.synthetic_cli import synthetic_enabled
+
+    if not (args.gallery or args.ocr or synthetic_enabled(args)):
+        return None
+    if args.gallery:
+        from vision.gallery import Gallery
+
+        Gallery.open(args.gallery)  # a bad gallery is an error now, not in every actor later
+    accounts = args.account or []
+    if len(accounts) == 1:
+        accounts = accounts * len(stream_ids)
+    if accounts and len(accounts) != len(stream_ids):
+        raise SystemExit("error: give one --account for all streams or one per URL")
+    values = vars(args)
+    return VisualCheckers({sid: {**{k: v for k, v in values.items() if k != "func"},
+                                 "account": accounts[i] if accounts else None}
+                           for i, sid in enumerate(stream_ids)})
 
 
 def _cmd_monitor(args: argparse.Namespace) -> int:
@@ -45,6 +82,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         print("error: give one --stream-id per URL (or none)", file=sys.stderr)
         return 2
     specs = [StreamSpec(ids[i] if ids else f"stream{i + 1}", url) for i, url in enumerate(args.urls)]
+    visual = _visual_for(args, [s.stream_id for s in specs])
     out = open(args.out, "a", encoding="utf-8") if args.out else sys.stdout
     lock = threading.Lock()
 
@@ -59,7 +97,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
 
     mon = RayMonitor(specs, Path(args.workdir), _monitor_options(args), model=args.model, device=args.device,
                      engine=args.engine,
-                     n_asr=args.asr_actors, asr_gpus=args.asr_gpus, on_record=on_record)
+                     n_asr=args.asr_actors, asr_gpus=args.asr_gpus, on_record=on_record, visual=visual)
     if args.metrics_port:
         mon.metrics.serve(args.metrics_port)
     mon.start()
@@ -79,13 +117,15 @@ def _cmd_bench_live(args: argparse.Namespace) -> int:
     from pipeline.bench_live import format_live_bench, run_live_bench
 
     res = run_live_bench(args.file, args.streams, model=args.model, device=args.device, engine=args.engine,
-                         batch_size=args.batch_size,
+                         batch_size=args.batch_size, merge_max_s=args.merge_max_s,
                          window_s=args.window_s, duration_s=args.duration, naive=not args.no_baseline)
     print(json.dumps(res, indent=2) if args.json else format_live_bench(res))
     return 0
 
 
 def add_monitor_parsers(sub, bench_sub) -> None:
+    from liveguard.synthetic_cli import add_synthetic_scan_options
+
     m = sub.add_parser("monitor", help="watch live streams (RTMP, HTTP-FLV, HLS, RTSP, or files in real time)")
     m.add_argument("urls", nargs="+", help="stream URLs or media files (files are played at real-time speed)")
     m.add_argument("--stream-id", nargs="+", help="one id per URL (default stream1, stream2, ...)")
@@ -101,11 +141,19 @@ def add_monitor_parsers(sub, bench_sub) -> None:
     m.add_argument("--asr-gpus", type=float, default=0.0, help="GPUs per ASR actor (e.g. 0.5 to share one)")
     m.add_argument("--batch-size", type=int, default=8, help="windows across streams per Whisper call")
     m.add_argument("--window-s", type=float, default=8.0, help="longest live window; the delay floor")
+    m.add_argument("--merge-max-s", type=float, default=28.0,
+                   help="under load, join a stream's waiting windows up to this many seconds per Whisper "
+                        "input (more throughput, more delay); 0: never")
     m.add_argument("--frame-fps", type=float, default=1.0)
     m.add_argument("--clip-before", type=float, default=5.0, help="seconds of clip before a finding")
     m.add_argument("--clip-after", type=float, default=5.0, help="seconds of clip after a finding")
     m.add_argument("--retention", type=float, default=600.0, help="seconds of rolling recording kept")
     m.add_argument("--give-up", type=float, default=60.0, help="seconds unreachable before a stream is ended")
+    m.add_argument("--gallery", help="gallery of protected people and blacklisted streamers: check each "
+                   "stream's faces and voices against it")
+    m.add_argument("--account", nargs="+", help="the platform account of each stream (one for all, or one per URL)")
+    m.add_argument("--ocr", action="store_true", help="read on-screen text: claims shown on screen and the AI label")
+    add_synthetic_scan_options(m)
     m.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
     m.add_argument("--status-every", type=float, default=2.0, help="seconds between live table prints")
     m.add_argument("-q", "--quiet", action="store_true")
@@ -119,6 +167,7 @@ def add_monitor_parsers(sub, bench_sub) -> None:
     b.add_argument("--engine", choices=["auto", "torch", "ct2"], default="auto")
     b.add_argument("--batch-size", type=int, default=8)
     b.add_argument("--window-s", type=float, default=8.0)
+    b.add_argument("--merge-max-s", type=float, default=28.0, help="as for monitor; the naive baseline never merges")
     b.add_argument("--duration", type=float, default=None, help="seconds per trial (default: the file's length)")
     b.add_argument("--no-baseline", action="store_true", help="skip the naive one-call-per-window baseline")
     b.add_argument("--json", action="store_true")

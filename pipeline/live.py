@@ -18,6 +18,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from asr.transcriber import WindowTranscript
 from claims import ClaimDetector
 from ingest.live import LiveOptions, LiveSource
@@ -25,7 +27,7 @@ from ingest.recorder import ClipError, RecorderOptions, StreamRecorder
 from ingest.windows import Window, WindowOptions, cut_windows
 from pipeline.findings import Finding, find_claims
 
-__all__ = ["MonitorOptions", "StreamIngest", "IngestSnapshot", "LiveProcessor", "PendingClip"]
+__all__ = ["MonitorOptions", "StreamIngest", "IngestSnapshot", "LiveProcessor", "PendingClip", "merge_backlog"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,10 @@ class MonitorOptions:
     window_min_s: float = 4.0
     max_pending: int = 4  # windows kept per stream while ASR is busy; older ones are dropped
     batch_size: int = 8  # windows from all streams per Whisper call
+    # When ASR falls behind, a stream's waiting windows are joined (up to this many seconds) into
+    # one input: Whisper pays a 30-s encoder pass per input however short, so under load the
+    # effective window grows and throughput with it, at the cost of delay. 0 turns it off.
+    merge_max_s: float = 28.0
     clip_before_s: float = 5.0
     clip_after_s: float = 5.0
     recorder: RecorderOptions = field(default_factory=RecorderOptions)
@@ -44,6 +50,29 @@ class MonitorOptions:
     def window_options(self) -> WindowOptions:
         return WindowOptions(max_s=self.window_max_s, min_s=self.window_min_s, frame_fps=self.live.frame_fps,
                              frame_height=self.live.frame_height)
+
+
+def merge_backlog(pending: list[tuple[Window, float]], max_s: float) -> list[tuple[Window, float]]:
+    """(window, ready wall time) pairs with each stream's back-to-back windows joined while the
+    joined window stays within `max_s`. A window only waits behind another of its stream when ASR
+    is behind, so this does nothing at light load. The joined window keeps the first one's index
+    and the earliest ready time (its delay is counted from the oldest audio in it)."""
+    if max_s <= 0:
+        return list(pending)
+    out: list[tuple[Window, float]] = []
+    last: dict[str, int] = {}  # stream -> position in out of its latest window
+    for window, ready in pending:
+        k = last.get(window.stream_id)
+        if k is not None:
+            prev, prev_ready = out[k]
+            if abs(prev.t1 - window.t0) < 0.05 and prev.duration + window.duration <= max_s:
+                joined = Window(prev.stream_id, prev.index, prev.t0, np.concatenate([prev.audio, window.audio]),
+                                prev.frames + window.frames)
+                out[k] = (joined, min(prev_ready, ready))
+                continue
+        last[window.stream_id] = len(out)
+        out.append((window, ready))
+    return out
 
 
 @dataclass
@@ -149,6 +178,7 @@ class LiveProcessor:
         self.clips_dir = Path(clips_dir)
         self.opts = opts
         self.delays: dict[str, list[float]] = {}  # speech-to-finding seconds, per stream
+        self.visual_delays: dict[str, list[float]] = {}  # on-screen/voice-print findings, per stream
         self.queue_waits: dict[str, list[float]] = {}
         self.findings: dict[str, int] = {}
         self.pending_clips: list[PendingClip] = []
@@ -167,16 +197,32 @@ class LiveProcessor:
             delay = now - (start_wall + f.t1) if start_wall else None
             if delay is not None:
                 self.delays.setdefault(sid, []).append(delay)
-            self.findings[sid] = self.findings.get(sid, 0) + 1
-            n = self.findings[sid]
-            out = self.clips_dir / sid / f"{n:05d}_{f.label}_{f.t0:.1f}.mp4"
-            self.pending_clips.append(PendingClip(f, max(0.0, f.t0 - self.opts.clip_before_s),
-                                                  f.t1 + self.opts.clip_after_s, out))
-            rec = {"type": "finding", "source": sid, **{k: v for k, v in f.__dict__.items() if k != "source"}}
-            rec["delay_s"] = round(delay, 3) if delay is not None else None
-            rec["clip"] = str(out)
-            records.append(rec)
+            records.append(self._finding_record(f, delay))
         return records
+
+    def process_visual(self, findings: list[Finding], start_wall: float | None) -> list[dict]:
+        """Records for findings of the visual check (faces, voices, screen text, AI label); their
+        delay is counted apart from the speech-to-finding delay."""
+        now = time.time()
+        records = []
+        for f in findings:
+            delay = now - (start_wall + f.t1) if start_wall else None
+            if delay is not None:
+                self.visual_delays.setdefault(f.source, []).append(delay)
+            records.append(self._finding_record(f, delay))
+        return records
+
+    def _finding_record(self, f: Finding, delay: float | None) -> dict:
+        """The finding's record, with a clip of the stream around it requested."""
+        sid = f.source
+        self.findings[sid] = self.findings.get(sid, 0) + 1
+        out = self.clips_dir / sid / f"{self.findings[sid]:05d}_{f.label}_{f.t0:.1f}.mp4"
+        self.pending_clips.append(PendingClip(f, max(0.0, f.t0 - self.opts.clip_before_s),
+                                              f.t1 + self.opts.clip_after_s, out))
+        rec = {"type": "finding", "source": sid, **{k: v for k, v in f.__dict__.items() if k != "source"}}
+        rec["delay_s"] = round(delay, 3) if delay is not None else None
+        rec["clip"] = str(out)
+        return rec
 
     def ready_clips(self, covered_until: dict[str, float], ended: set[str]) -> list[PendingClip]:
         """Clip requests whose span the recording now covers (or whose stream has ended)."""

@@ -17,7 +17,7 @@ import logging
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +28,17 @@ from asr.transcriber import AsrOptions, Transcriber
 from asr.whisper_model import load_whisper
 from claims import RuleDetector
 from ingest.recorder import ClipError
-from pipeline.live import IngestSnapshot, LiveProcessor, MonitorOptions, StreamIngest
+from pipeline.live import IngestSnapshot, LiveProcessor, MonitorOptions, StreamIngest, merge_backlog
 from pipeline.metrics import LiveMetrics
 
-__all__ = ["IngestActor", "AsrActor", "RayMonitor", "StreamSpec"]
+__all__ = ["IngestActor", "AsrActor", "VisualActor", "RayMonitor", "StreamSpec"]
 
 log = logging.getLogger(__name__)
 TICK_S = 0.2  # driver loop period when idle
 MAX_WINDOW_RETRIES = 3  # a window that kills the ASR actor this often is dropped, with an error record
-CALL_TIMEOUT_S = 30.0
-RECOVERY_POLL_S = 1.0  # how often a restarting ASR actor is pinged  # a remote call that takes longer than this is treated as a dead actor
+CALL_TIMEOUT_S = 30.0  # a remote call that takes longer than this is treated as a dead actor
+RECOVERY_POLL_S = 1.0  # how often a restarting ASR actor is pinged
+MAX_VISUAL_BACKLOG = 4  # windows queued at a stream's visual actor; beyond, frames are skipped and counted
 
 
 @ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=0)
@@ -70,12 +71,29 @@ class AsrActor:
         # One decode before the streams start: first calls pay for kernel and allocator set-up,
         # which would otherwise land on the first live window's delay.
         self.transcriber.whisper.decode([np.zeros(2 * 16000, np.float32)], opts.decode)
+        if self.transcriber.vad is not None:
+            self.transcriber.vad.spans(np.zeros(8 * 16000, np.float32))
 
     def transcribe(self, windows):
         return list(self.transcriber.transcribe(windows))
 
     def ping(self) -> str:
         return self.transcriber.model_id
+
+
+@ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=0)
+class VisualActor:
+    """One stream's visual check (faces and voices against the gallery, screen text, AI label).
+    `make(stream_id)` builds the checker inside the actor, so its models load here."""
+
+    def __init__(self, make: Callable, stream_id: str):
+        self.checker = make(stream_id)
+
+    def feed(self, window):
+        return self.checker.feed(window)
+
+    def finish(self):
+        return self.checker.finish()
 
 
 @dataclass(frozen=True)
@@ -102,6 +120,8 @@ class RayMonitor:
     asr_gpus: float = 0.0
     on_record: Callable[[dict], None] = lambda rec: None
     metrics: LiveMetrics = field(default_factory=LiveMetrics)
+    # stream id -> checker with feed(window)/finish() (pipeline.impersonation.VisualChecker); None: no visual check
+    visual: Callable[[str], object] | None = None
 
     def start(self) -> None:
         if not ray.is_initialized():
@@ -121,6 +141,11 @@ class RayMonitor:
         self.failures: dict[tuple[str, int], int] = {}
         self.recovering: dict[object, tuple[object, float]] = {}  # actor -> (ping ref, next ping time)
         self._reported_end: set[str] = set()
+        self.visual_actors = ({s.stream_id: VisualActor.remote(self.visual, s.stream_id) for s in self.streams}
+                              if self.visual is not None else {})
+        self.visual_inflight: dict[object, str] = {}  # feed/finish call -> stream
+        self.visual_skipped: dict[str, int] = {}
+        self._visual_finished: set[str] = set()
 
     # -- the loop ------------------------------------------------------------------------------
     def _idle_asr(self) -> list:
@@ -140,7 +165,8 @@ class RayMonitor:
                     self.recovering[actor] = (actor.ping.remote(), time.time() + RECOVERY_POLL_S)
 
     def _submit(self, actor, batch) -> None:
-        ref = actor.transcribe.remote([w for w, _ in batch])
+        # the ASR actor needs only the audio; frames went to the stream's visual actor
+        ref = actor.transcribe.remote([replace(w, frames=[]) if w.frames else w for w, _ in batch])
         self.inflight[ref] = _Inflight(actor, batch)
 
     def _requeue(self, job: _Inflight) -> None:
@@ -161,21 +187,70 @@ class RayMonitor:
         want = len(self._idle_asr()) * self.opts.batch_size - len(self.todo)
         if want > 0:
             per_stream = max(1, want // max(1, len(self.ingest)))
+            if self.opts.merge_max_s > 0:  # take what can be joined: fewer, fuller inputs under load
+                per_stream *= max(1, int(self.opts.merge_max_s // self.opts.window_max_s))
             refs = {sid: a.take.remote(per_stream) for sid, a in self.ingest.items()}
             for sid, ref in refs.items():
                 try:
-                    self.todo += ray.get(ref, timeout=CALL_TIMEOUT_S)
+                    taken = ray.get(ref, timeout=CALL_TIMEOUT_S)
+                    self.todo += taken
+                    self._feed_visual(sid, [w for w, _ in taken])
                 except (RayActorError, GetTimeoutError) as exc:
                     log.warning("stream %s: ingest actor unavailable (%s); Ray restarts it", sid,
                                 type(exc).__name__)
             self.todo.sort(key=lambda item: item[1])  # oldest first, whatever the stream
+            self.todo = merge_backlog(self.todo, self.opts.merge_max_s)
         for actor in self._idle_asr():
             if not self.todo:
                 break
             batch, self.todo = self.todo[: self.opts.batch_size], self.todo[self.opts.batch_size:]
             self._submit(actor, batch)
 
+    # -- the visual check: each window's frames (and audio) go to its stream's actor once ---------
+    def _feed_visual(self, sid: str, windows: list) -> None:
+        actor = self.visual_actors.get(sid)
+        if actor is None:
+            return
+        for window in windows:
+            if sum(1 for s in self.visual_inflight.values() if s == sid) >= MAX_VISUAL_BACKLOG:
+                self.visual_skipped[sid] = self.visual_skipped.get(sid, 0) + 1
+                if self.visual_skipped[sid] in (1, 10, 100, 1000):
+                    self.on_record({"type": "error", "source": sid, "message": (
+                        f"visual check behind: {self.visual_skipped[sid]} window(s) of frames skipped so far")})
+                continue
+            self.visual_inflight[actor.feed.remote(window)] = sid
+
+    def _collect_visual(self, wait: bool = False) -> None:
+        if not self.visual_inflight:
+            return
+        refs = list(self.visual_inflight)
+        done, _ = ray.wait(refs, num_returns=len(refs), timeout=None if wait else 0)
+        for ref in done:
+            sid = self.visual_inflight.pop(ref)
+            try:
+                findings = ray.get(ref)
+            except (RayActorError, RayTaskError) as exc:  # a bad frame or a dead actor: say so, go on
+                self.on_record({"type": "error", "source": sid, "message": f"visual check failed: {exc}"})
+                continue
+            snap = self.snapshots.get(sid)
+            for rec in self.processor.process_visual(findings, snap.start_wall if snap else None):
+                self.metrics.findings.labels(sid, rec["label"]).inc()
+                self.on_record(rec)
+
+    def _finish_visual(self, sids: list[str]) -> None:
+        """Close the visual check of ended streams: the last face tracks, screen text, AI label."""
+        for sid in sids:
+            if sid in self.visual_actors and sid not in self._visual_finished:
+                self._visual_finished.add(sid)
+                self.visual_inflight[self.visual_actors[sid].finish.remote()] = sid
+
+    def _stream_done(self, sid: str) -> bool:
+        snap = self.snapshots.get(sid)
+        return bool(snap and snap.ended and not snap.pending and not any(w.stream_id == sid for w, _ in self.todo)
+                    and not any(w.stream_id == sid for job in self.inflight.values() for w, _ in job.batch))
+
     def _collect(self, timeout: float) -> None:
+        self._collect_visual()
         if not self.inflight:
             time.sleep(timeout)
             return
@@ -248,13 +323,19 @@ class RayMonitor:
                 if on_status:
                     on_status(self)
                 next_status = now + status_every_s
+            self._finish_visual([sid for sid in self.visual_actors if self._stream_done(sid)])
             all_ended = self.snapshots and all(s.ended for s in self.snapshots.values())
             if (t_end and now >= t_end) or (all_ended and not self.inflight and not self.todo and not self.recovering
-                                             and not any(s.pending for s in self.snapshots.values())):
+                                             and not any(s.pending for s in self.snapshots.values())
+                                             and not self.visual_inflight
+                                             and self._visual_finished >= set(self.visual_actors)):
                 break
             self._check_recovering()
             self._pull()
             self._collect(TICK_S)
+        # streams still running at the end of a timed run: their visual findings so far are kept too
+        self._finish_visual(list(self.visual_actors))
+        self._collect_visual(wait=True)
         self._status()  # cut the clips whose streams ended
 
     def stop(self) -> None:
@@ -264,7 +345,7 @@ class RayMonitor:
             except (RayActorError, GetTimeoutError):
                 pass
             ray.kill(a, no_restart=True)
-        for a in self.asr:
+        for a in [*self.asr, *self.visual_actors.values()]:
             ray.kill(a, no_restart=True)
 
     def delay_summary(self) -> dict[str, dict[str, float]]:
