@@ -26,13 +26,13 @@ if TYPE_CHECKING:
 from ingest.decode import SAMPLE_RATE
 from ingest.windows import Window
 
-__all__ = ["AsrOptions", "WindowTranscript", "Transcriber", "prepare_chunk", "pack_chunks", "unpack_result", "PackedInput"]
+__all__ = ["AsrOptions", "WindowTranscript", "Transcriber", "prepare_chunk", "pack_chunks", "unpack_result", "tangled", "PackedInput"]
 
 SILENCE_GAP_S = 1.0  # non-speech stretches longer than this inside a chunk are zeroed
 MAX_CONTINUATIONS = 2  # further decoding rounds for chunks Whisper stopped short on
 MIN_REST_S = 0.5  # speech shorter than this left after a stop is not worth another round
 MAX_INPUT_S = 30.0  # Whisper's input length
-PACK_GAP_S = 1.0  # silence between chunks packed into one input
+PACK_GAP_S = 2.0  # silence between chunks packed into one input (at 1 s Whisper still ran sentences together)
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class AsrOptions:
     vad: VadOptions = field(default_factory=VadOptions)
     guards: GuardOptions = field(default_factory=GuardOptions)
     use_vad: bool = True  # off: every window is decoded whole (for benchmarks against plain Whisper)
+    pack: bool = True  # short chunks share 30-s inputs (see Transcriber._decode_all)
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -137,6 +138,17 @@ def unpack_result(pack: PackedInput, result: ChunkResult) -> list[tuple[int, Chu
     return out
 
 
+def tangled(pack: PackedInput, result: ChunkResult, tolerance_s: float = 0.5) -> bool:
+    """A segment that covers more than `tolerance_s` of two chunks: Whisper ran their words
+    together across the silence, so the input cannot be split back by time. (Whisper's segment
+    times are good to a few tenths of a second, hence the tolerance.)"""
+    for seg in result.segments:
+        covered = [min(seg.end, end) - max(seg.start, start) for _, start, end in pack.members]
+        if sum(c > tolerance_s for c in covered) > 1:
+            return True
+    return False
+
+
 def _overlaps_speech(t0: float, t1: float, spans: list[tuple[int, int]]) -> bool:
     a, b = int(t0 * SAMPLE_RATE), int(t1 * SAMPLE_RATE)
     return any(s < b and a < e for s, e in spans) or (a == b and any(s <= a <= e for s, e in spans))
@@ -174,10 +186,11 @@ class Transcriber:
         return out
 
     def _decode_all(self, chunks: list[_Chunk]) -> list[list[Segment]]:
-        """Decode chunks as one batch. Where Whisper stopped short of a chunk's end, the rest is
-        decoded in a further round (openai-whisper's transcribe() seeks the same way). Rests are
-        short, so a round packs several of one language into each 30-s input: the encoder, the
-        largest cost per input, then runs once per 30 s of rests instead of once per rest."""
+        """Decode chunks as one batch. Whisper pays a full 30-s encoder pass per input however short,
+        so short chunks (of any streams) share inputs, laid end to end with silence between, when
+        the engine can check per chunk that they speak one language (see `_decode_packed`). Where
+        Whisper stopped short of a chunk's end, the rest is decoded in a further round, packed the
+        same way, its language kept (openai-whisper's transcribe() seeks the same way)."""
         segments: list[list[Segment]] = [[] for _ in chunks]
         current = list(chunks)
         languages: list[str | None] = [None] * len(chunks)
@@ -186,16 +199,12 @@ class Transcriber:
             if not todo:
                 break
             if round_ == 0:
-                results = self.whisper.decode([current[i].audio for i in todo], self.opts.decode)
-                per_row = [(i, r, _resume(r)) for i, r in zip(todo, results)]
+                per_row = self._decode_packed(todo, current, self.opts.decode)
             else:
                 per_row = []
                 for lang in dict.fromkeys(languages[i] for i in todo):
                     rows = [i for i in todo if languages[i] == lang]
-                    packs = pack_chunks([(i, current[i].audio) for i in rows])
-                    opts = replace(self.opts.decode, language=lang)
-                    for pack, result in zip(packs, self.whisper.decode([p.audio for p in packs], opts)):
-                        per_row += unpack_result(pack, result)
+                    per_row += self._decode_packed(rows, current, replace(self.opts.decode, language=lang))
             again = []
             for i, result, resume in per_row:
                 languages[i] = languages[i] or result.language
@@ -210,6 +219,34 @@ class Transcriber:
         for segs in segments:
             segs.sort(key=lambda seg: seg.t0)
         return segments
+
+    def _decode_packed(self, rows: list[int], current: list[_Chunk], opts: DecodeOptions):
+        """(row, result, resume point) for each row. Packed inputs go to the engine's decode_packed
+        (without one, or with a language given, any engine can decode them); an input whose chunks
+        turn out to speak different languages, or whose transcript runs across the silence between
+        two chunks, is decoded again chunk by chunk, so no words are ever given to the wrong stream."""
+        packs = pack_chunks([(i, current[i].audio) for i in rows]) if self.opts.pack else []
+        shared = [p for p in packs if len(p.members) > 1]
+        alone = [m[0] for p in packs if len(p.members) == 1 for m in p.members] if packs else list(rows)
+        out = []
+        if shared:
+            packer = getattr(self.whisper, "decode_packed", None)
+            if packer is not None:
+                results = packer(shared, opts)
+            elif opts.language:
+                results = self.whisper.decode([p.audio for p in shared], opts)
+            else:
+                results = [None] * len(shared)
+            for pack, result in zip(shared, results):
+                if result is None or tangled(pack, result):
+                    alone += [m[0] for m in pack.members]
+                else:
+                    out += unpack_result(pack, result)
+        if alone:
+            alone.sort()
+            results = self.whisper.decode([current[i].audio for i in alone], opts)
+            out += [(i, r, _resume(r)) for i, r in zip(alone, results)]
+        return out
 
     def _flush(self, pending: list[tuple[Window, _Chunk | None]]) -> Iterator[WindowTranscript]:
         chunks = [c for _, c in pending if c is not None]

@@ -169,7 +169,19 @@ def test_rests_of_several_windows_share_one_input():
     rng = np.random.default_rng(5)
     windows = [Window(s, 0, 0.0, rng.normal(0, 0.1, 12 * SAMPLE_RATE).astype(np.float32)) for s in ("a", "b")]
     first, _ = Transcriber(engine, AsrOptions(batch_size=4), vad=AllSpeech()).transcribe(windows)
-    # round 1: both windows, language detected; round 2: both 7-s rests in one 15-s input, language kept
+    # round 1: both windows, language detected; round 2: both 7-s rests in one input (2 s of
+    # silence between them), language kept
     assert [round(x) for x in engine.calls[0][0]] == [12, 12] and engine.calls[0][1] is None
-    assert [round(x) for x in engine.calls[1][0]] == [15] and engine.calls[1][1] == "en"
+    assert [round(x) for x in engine.calls[1][0]] == [16] and engine.calls[1][1] == "en"
     assert [(s.t0, s.t1, s.text) for s in first.segments][:2] == [(0.0, 5.0, "part1"), (5.0, 10.0, "part2")]
+
+
+def test_a_segment_across_two_packed_chunks_is_tangled():
+    from asr.batch_decode import ChunkResult, RawSegment
+    from asr.transcriber import PackedInput, tangled
+
+    pack = PackedInput(np.zeros(20 * SAMPLE_RATE, np.float32), [(0, 0.0, 8.0), (1, 10.0, 18.0)])
+    clean = ChunkResult("en", [RawSegment(0.0, 8.2, "a"), RawSegment(9.8, 18.0, "b")], -0.2, 0.0, 1.0, 0.0)
+    joined = ChunkResult("en", [RawSegment(0.0, 5.0, "a"), RawSegment(5.0, 12.0, "a b")], -0.2, 0.0, 1.0, 0.0)
+    assert not tangled(pack, clean)
+    assert tangled(pack, joined)

@@ -46,3 +46,53 @@ def test_silence_with_noise_yields_no_usable_text(base_transcriber):
     hiss = rng.normal(0, 0.003, 25 * SAMPLE_RATE).astype(np.float32)
     (result,) = base_transcriber.transcribe([Window("quiet", 0, 0.0, hiss)])
     assert [s for s in result.segments if not s.hallucination] == []
+
+
+@pytest.fixture(scope="module")
+def ct2_whisper():
+    return load_whisper("whisper-base", "cpu", engine="ct2")
+
+
+def test_short_windows_of_many_streams_share_inputs_and_keep_their_own_words(ct2_whisper):
+    """Packing: short windows of different streams go through Whisper together, and each stream
+    gets back exactly its own words, at its own times, in the right language."""
+    clips = {c.name: c for c in reference_clips()}
+    en = [clips[n] for n in sorted(clips) if n.startswith("sense_and_sensibility")][:3]
+    zh = clips["basic_ref_zh.wav"]
+    calls = []
+    real = ct2_whisper.decode_packed
+
+    def spy(packs, opts):
+        results = real(packs, opts)
+        calls.append([(len(p.members), r is not None) for p, r in zip(packs, results)])
+        return results
+
+    ct2_whisper.decode_packed = spy
+    transcriber = Transcriber(ct2_whisper, AsrOptions(batch_size=8))
+    try:
+        for group in (en, [*en, zh]):
+            calls.clear()
+            windows = [Window(f"room{i}", 0, 100.0 * i, c.audio) for i, c in enumerate(group)]
+            results = list(transcriber.transcribe(windows))
+            # English only: one shared input; with the Mandarin clip: refused, decoded apart
+            assert calls[0] == ([(3, True)] if group is en else [(4, False)]), calls
+            for i, (clip, wt) in enumerate(zip(group, results)):
+                text = " ".join(s.text for s in wt.segments)
+                assert {s.stream_id for s in wt.segments} == {f"room{i}"}
+                assert all(100.0 * i <= s.t0 < s.t1 <= 100.0 * i + clip.seconds + 0.5 for s in wt.segments)
+                if clip.lang == "en":
+                    assert wer([clip.reference], [text]) <= 0.2, (clip.reference, text)
+                else:
+                    assert {s.lang for s in wt.segments} == {"zh"} and cer([clip.reference], [text]) <= 0.3, text
+    finally:
+        del ct2_whisper.decode_packed
+
+
+def test_an_input_is_refused_when_its_chunks_disagree_on_language():
+    from asr.ct2_engine import pack_language
+
+    en, zh, unsure = {"en": 0.97, "zh": 0.02}, {"zh": 0.95, "en": 0.03}, {"cy": 0.45, "en": 0.4}
+    assert pack_language([en, en], [5, 3]) == "en"
+    assert pack_language([en, unsure], [5, 1]) == "en"  # a short unsure chunk follows the others
+    assert pack_language([en, zh], [5, 5]) is None
+    assert pack_language([zh, zh, unsure], [3, 3, 1]) == "zh"
