@@ -160,6 +160,21 @@ def _paths(model_name: str, device: str, batch_size: int):
                                                                        beam_size=1)[0])
                               for c in clips]
 
+    def transformers_pipeline():
+        from transformers import pipeline
+
+        from models.whisper_hf import load_hf
+
+        fp16 = device == "cuda"
+        model, proc = load_hf(model_name, device, torch.float16 if fp16 else torch.float32)
+        pipe = pipeline("automatic-speech-recognition", model=model, tokenizer=proc.tokenizer,
+                        feature_extractor=proc.feature_extractor, device=model.device,
+                        batch_size=batch_size)
+        # Greedy, no timestamps, language detected per item by generate(), like the other rows.
+        kwargs = {"task": "transcribe", "num_beams": 1, "do_sample": False}
+        return lambda clips: [r["text"].strip() for r in
+                              pipe([c.audio for c in clips], generate_kwargs=kwargs)]
+
     def liveguard(engine):
         def setup():
             t = Transcriber(load_whisper(model_name, device, engine=engine), AsrOptions(batch_size=batch_size))
@@ -172,6 +187,7 @@ def _paths(model_name: str, device: str, batch_size: int):
             (f"openai-whisper decode() batched B={batch_size}", openai_decode_batched, False),
             (f"faster-whisper batched B={batch_size}, per item", faster_whisper_batched, False),
             (f"faster-whisper batched B={batch_size}, joined", faster_whisper_batched, True),
+            (f"transformers Whisper pipeline B={batch_size}", transformers_pipeline, False),
             (f"liveguard torch B={batch_size} +VAD", liveguard("torch"), False),
             (f"liveguard ct2 engine B={batch_size} +VAD", liveguard("ct2"), False)]
 
@@ -209,8 +225,6 @@ def run_bench(model_name: str = "whisper-base", device: str | None = None, batch
         peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else _peak_rss_mb()
         rows.append({"path": name, "wall_s": wall, "audio_s_per_s": audio_s / wall, "wer": w, "cer": c,
                      "peak_mb": peak, "hyps": hyps})
-    if device == "cuda":
-        rows.append({"path": "transformers pipeline (GPU)", "skipped": "not built yet"})
     base = next((r for r in rows if "transcribe() loop" in r["path"] and "wall_s" in r), None)
     for r in rows:
         if base and "wall_s" in r:
