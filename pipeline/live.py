@@ -21,11 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from asr.transcriber import WindowTranscript
+from asr.types import Segment
 from claims import ClaimDetector
 from ingest.live import LiveOptions, LiveSource
 from ingest.recorder import ClipError, RecorderOptions, StreamRecorder
 from ingest.windows import Window, WindowOptions, cut_windows
 from pipeline.findings import Finding, find_claims
+from pipeline.fusion import FusionOptions, fuse
 
 __all__ = ["MonitorOptions", "StreamIngest", "IngestSnapshot", "LiveProcessor", "PendingClip", "merge_backlog"]
 
@@ -173,8 +175,12 @@ class PendingClip:
 class LiveProcessor:
     """Transcribed windows -> report records, findings with delays, and clip requests."""
 
-    def __init__(self, detector: ClaimDetector, clips_dir: str | Path, opts: MonitorOptions = MonitorOptions()):
+    def __init__(self, detector: ClaimDetector, clips_dir: str | Path, opts: MonitorOptions = MonitorOptions(),
+                 fusion: FusionOptions = FusionOptions(), transcript_keep_s: float = 120.0):
         self.detector = detector
+        self.fusion = fusion
+        self.transcript_keep_s = transcript_keep_s  # recent transcript kept per stream, for fusion's cues
+        self.recent: dict[str, deque[Segment]] = {}
         self.clips_dir = Path(clips_dir)
         self.opts = opts
         self.delays: dict[str, list[float]] = {}  # speech-to-finding seconds, per stream
@@ -193,6 +199,7 @@ class LiveProcessor:
             records.append({"type": "transcript", "source": sid, "t0": s.t0, "t1": s.t1, "text": s.text,
                             "lang": s.lang, "hallucination": s.hallucination,
                             "hallucination_reason": s.hallucination_reason, "model": s.model_id})
+        self._remember(sid, wt.segments)
         for f in find_claims(wt.segments, self.detector, sid):
             delay = now - (start_wall + f.t1) if start_wall else None
             if delay is not None:
@@ -200,12 +207,30 @@ class LiveProcessor:
             records.append(self._finding_record(f, delay))
         return records
 
+    def _remember(self, sid: str, segments: list[Segment]) -> None:
+        """Keep the stream's last `transcript_keep_s` seconds of transcript (bounded memory)."""
+        recent = self.recent.setdefault(sid, deque())
+        recent.extend(s for s in segments if not s.hallucination and s.text)
+        if recent:
+            newest = max(s.t1 for s in recent)
+            while recent and recent[0].t1 < newest - self.transcript_keep_s:
+                recent.popleft()
+
     def process_visual(self, findings: list[Finding], start_wall: float | None) -> list[dict]:
         """Records for findings of the visual check (faces, voices, screen text, AI label); their
-        delay is counted apart from the speech-to-finding delay."""
+        delay is counted apart from the speech-to-finding delay.
+
+        The batch is fused first (`pipeline.fusion`), with the stream's recent transcript: face and
+        voice findings of one gallery entry in this batch become one, "I am <name>" cues transcribed
+        by now add weight. Face and voice findings arriving in different batches are not merged, and
+        a cue transcribed after its appearance's finding was reported does not reach it."""
         now = time.time()
         records = []
+        by_source: dict[str, list[Finding]] = {}
         for f in findings:
+            by_source.setdefault(f.source, []).append(f)
+        fused = [g for sid, fs in by_source.items() for g in fuse(fs, list(self.recent.get(sid, ())), self.fusion)]
+        for f in fused:
             delay = now - (start_wall + f.t1) if start_wall else None
             if delay is not None:
                 self.visual_delays.setdefault(f.source, []).append(delay)

@@ -22,6 +22,7 @@ from ingest.windows import WindowOptions, iter_file_windows
 from liveguard.errors import LiveGuardError, MediaError
 from models import sha256_file
 from pipeline.findings import Finding, find_claims
+from pipeline.fusion import fuse
 
 if TYPE_CHECKING:
     from pipeline.impersonation import VisualChecker
@@ -74,7 +75,8 @@ def scan_file(path: str | Path, transcriber: Transcriber, detector: ClaimDetecto
     """Scan one recording. Never raises for bad media; errors land in FileScan.errors.
 
     `visual(source)`, when given, makes the checker of faces (against the protected gallery),
-    on-screen claims and the AI label that sees every window's frames.
+    on-screen claims and the AI label that sees every window's frames. Its findings and the
+    transcript then go through `pipeline.fusion.fuse` (one finding per appearance).
     """
     source = str(path)
     scan = FileScan(source)
@@ -104,6 +106,11 @@ def scan_file(path: str | Path, transcriber: Transcriber, detector: ClaimDetecto
     except Exception as exc:  # noqa: BLE001 - one bad file must never end a batch
         log.exception("unexpected failure on %s", source)
         scan.errors.append(f"{source}: unexpected {type(exc).__name__}: {exc}")
+    if checker is not None:
+        # One finding per appearance: face and voice of one gallery entry joined, transcript cues
+        # ("I am <name>") and overlapping synthetic scores added (pipeline.fusion). Also on a file
+        # that failed part-way, so what was found is reported the same way.
+        scan.findings = fuse(scan.findings, scan.segments)
     if stats.bad_packets:
         note = f"{stats.bad_packets} damaged packet(s) skipped while decoding (first: {stats.first_error})"
         # Damage with nothing decoded is an error; damage around good audio is a caveat.
