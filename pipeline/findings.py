@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from asr.types import Segment
 from claims import ClaimDetector, get_label
+from claims.rules import LANGS
 
 __all__ = ["Finding", "find_claims"]
 
@@ -37,7 +38,9 @@ def find_claims(segments: Iterable[Segment], detector: ClaimDetector, source: st
         if seg.hallucination:
             continue
         best: dict[str, object] = {}
-        for hit in detector.detect(seg.text, seg.lang):
+        # Whisper now and then names another language for accented or noisy speech ("hu" for
+        # English): the text is still checked, against every language's rules.
+        for hit in detector.detect(seg.text, seg.lang if seg.lang in LANGS else None):
             if hit.label not in best or hit.score > best[hit.label].score:
                 best[hit.label] = hit
         for label, hit in best.items():

@@ -274,7 +274,13 @@ class RayMonitor:
                 continue
             for (window, ready), wt in zip(job.batch, results):
                 snap = self.snapshots.get(window.stream_id)
-                records = self.processor.process(wt, ready, snap.start_wall if snap else None)
+                try:
+                    records = self.processor.process(wt, ready, snap.start_wall if snap else None)
+                except Exception as exc:  # a bug on one window must not stop the monitoring of all
+                    log.exception("processing window %s of %s failed", window.index, window.stream_id)
+                    self.on_record({"type": "error", "source": window.stream_id, "message": (
+                        f"window {window.t0:.1f}-{window.t1:.1f} s not processed: {type(exc).__name__}: {exc}")})
+                    continue
                 for rec in records:
                     if rec["type"] == "finding":
                         self.metrics.findings.labels(window.stream_id, rec["label"]).inc()
@@ -283,7 +289,9 @@ class RayMonitor:
                     self.on_record(rec)
                 self.metrics.queue_wait.labels(window.stream_id).observe(self.processor.queue_waits[window.stream_id][-1])
 
-    def _status(self) -> None:
+    def _status(self, final: bool = False) -> None:
+        """Snapshots, metrics, ended streams, and the clips the recordings now cover (`final`: all
+        pending clips, cut from what is recorded, so a timed stop loses no finding's evidence)."""
         refs = {sid: a.snapshot.remote() for sid, a in self.ingest.items()}
         for sid, ref in refs.items():
             try:
@@ -302,7 +310,7 @@ class RayMonitor:
                 covered[sid] = ray.get(a.covered_until.remote(), timeout=CALL_TIMEOUT_S)
             except (RayActorError, GetTimeoutError):
                 pass
-        for clip in self.processor.ready_clips(covered, self._reported_end):
+        for clip in self.processor.ready_clips(covered, set(self.ingest) if final else self._reported_end):
             actor = self.ingest[clip.finding.source]
             try:
                 path = ray.get(actor.cut_clip.remote(clip.t0, clip.t1, str(clip.out)), timeout=120)
@@ -336,7 +344,7 @@ class RayMonitor:
         # streams still running at the end of a timed run: their visual findings so far are kept too
         self._finish_visual(list(self.visual_actors))
         self._collect_visual(wait=True)
-        self._status()  # cut the clips whose streams ended
+        self._status(final=True)
 
     def stop(self) -> None:
         for a in self.ingest.values():

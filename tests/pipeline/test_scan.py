@@ -101,3 +101,12 @@ def test_batch_with_bad_files_reports_errors_and_keeps_going(claim_video, tmp_pa
 
     # --strict turns file errors into a failing exit status.
     assert main(["scan", str(folder / "b_notes.mp4"), "--db", "none", "--strict", "-q"]) == 1
+
+
+def test_a_segment_in_a_language_without_rules_is_still_checked_and_never_crashes():
+    """Whisper sometimes names another language for accented English ("hu"): no crash, and the
+    claim in it is still found by the rules of every language."""
+    seg = Segment("room", 1.0, 4.0, "This tea cures diabetes.", "hu", -0.3, 0.01, 1.1)
+    found = find_claims([seg], RuleDetector(), "room")
+    assert [f.label for f in found] == ["medical_claim_non_drug"]
+    assert found[0].lang == "hu"
