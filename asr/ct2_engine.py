@@ -66,6 +66,7 @@ class CT2Whisper:
         self.device = device
         self.tokenizer = get_tokenizer(True, task="transcribe")
         self._sv = ctranslate2.StorageView
+        self._ct2 = ctranslate2
 
     def _features(self, chunks: list[np.ndarray]):
         import whisper
@@ -80,6 +81,13 @@ class CT2Whisper:
         if self.device != "cpu":
             return encoded
         return self._sv.from_array(np.ascontiguousarray(np.asarray(encoded)[:, :LANG_FRAMES]))
+
+    def _rows(self, encoded, chunks, rows: list[int]):
+        """Encoder output of some rows: sliced on the CPU (a copy of a few MB); re-encoded on a GPU,
+        where the output cannot be sliced without a round trip through the host."""
+        if self.device == "cpu":
+            return self._sv.from_array(np.ascontiguousarray(np.asarray(encoded)[rows]))
+        return self._features([chunks[i] for i in rows])
 
     def _generate(self, encoded, prompts, temperature: float) -> list[_Result]:
         sampling = dict(sampling_topk=0, sampling_temperature=temperature) if temperature > 0 else {}
@@ -158,9 +166,9 @@ class CT2Whisper:
             retry = [i for i, r in enumerate(results) if needs_retry(r, opts)]
             if not retry:
                 break
-            # re-encoding only the retried rows is cheaper than slicing a StorageView on every device
-            again = self._generate(self._features([chunks[i] for i in retry]), [prompts[i] for i in retry],
-                                   temperature)
+            # Sampling is seeded so that scanning the same recording twice gives the same transcript.
+            self._ct2.set_random_seed(int(temperature * 1000))
+            again = self._generate(self._rows(encoded, chunks, retry), [prompts[i] for i in retry], temperature)
             for i, r in zip(retry, again):
                 if not needs_retry(r, opts) or r.avg_logprob > results[i].avg_logprob:
                     results[i], temps[i] = r, temperature
