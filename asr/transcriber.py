@@ -141,12 +141,18 @@ def unpack_result(pack: PackedInput, result: ChunkResult) -> list[tuple[int, Chu
 def tangled(pack: PackedInput, result: ChunkResult, tolerance_s: float = 0.5) -> bool:
     """A segment that covers more than `tolerance_s` of two chunks: Whisper ran their words
     together across the silence, so the input cannot be split back by time. (Whisper's segment
-    times are good to a few tenths of a second, hence the tolerance.)"""
+    times are good to a few tenths of a second, hence the tolerance.) Also tangled: a chunk with
+    no words although Whisper wrote words after it."""
+    heard = [False] * len(pack.members)
     for seg in result.segments:
         covered = [min(seg.end, end) - max(seg.start, start) for _, start, end in pack.members]
         if sum(c > tolerance_s for c in covered) > 1:
             return True
-    return False
+        heard = [h or c > 0 for h, c in zip(heard, covered)]
+    # Every chunk holds speech (VAD): one that got no words before Whisper's last one was skipped
+    # (seen with two streams relaying the same audio: Whisper wrote it once), so decode apart.
+    last = max((seg.end for seg in result.segments), default=0.0)
+    return any(not h and start < last for h, (_, start, _) in zip(heard, pack.members))
 
 
 def _overlaps_speech(t0: float, t1: float, spans: list[tuple[int, int]]) -> bool:

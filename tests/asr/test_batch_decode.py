@@ -183,5 +183,7 @@ def test_a_segment_across_two_packed_chunks_is_tangled():
     pack = PackedInput(np.zeros(20 * SAMPLE_RATE, np.float32), [(0, 0.0, 8.0), (1, 10.0, 18.0)])
     clean = ChunkResult("en", [RawSegment(0.0, 8.2, "a"), RawSegment(9.8, 18.0, "b")], -0.2, 0.0, 1.0, 0.0)
     joined = ChunkResult("en", [RawSegment(0.0, 5.0, "a"), RawSegment(5.0, 12.0, "a b")], -0.2, 0.0, 1.0, 0.0)
+    skipped = ChunkResult("en", [RawSegment(0.0, 8.0, "a"), RawSegment(18.5, 19.5, "c")], -0.2, 0.0, 1.0, 0.0)
     assert not tangled(pack, clean)
     assert tangled(pack, joined)
+    assert tangled(PackedInput(pack.audio, [*pack.members, (2, 18.2, 20.0)]), skipped)  # chunk 1 got no words
