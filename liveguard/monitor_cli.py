@@ -74,6 +74,34 @@ def _visual_for(args: argparse.Namespace, stream_ids: list[str]) -> VisualChecke
                            for i, sid in enumerate(stream_ids)})
 
 
+def _live_store(args: argparse.Namespace, specs):
+    """Transcripts and findings into the database scan uses (one recordings row per stream and
+    monitoring session), or None with --db none. A database error is reported, never fatal: the
+    JSON-lines output still has every record."""
+    if args.db == "none":
+        return None
+    from datetime import datetime, timezone
+
+    from serve import make_engine, make_sessionmaker
+    from serve.store import live_recording_key, save_live_record
+
+    sessions = make_sessionmaker(make_engine(args.db))
+    started = datetime.now(timezone.utc).isoformat()
+    keys = {s.stream_id: (live_recording_key(s.stream_id, s.url, started), s.url) for s in specs}
+
+    def store(rec: dict) -> None:
+        if rec.get("source") not in keys:
+            return
+        key, url = keys[rec["source"]]
+        try:
+            with sessions() as session:
+                save_live_record(session, key, url, rec)
+        except Exception as exc:  # noqa: BLE001 - the database is a copy; the record is already in --out
+            print(f"warning: record not stored in {args.db}: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+    return store
+
+
 def _cmd_monitor(args: argparse.Namespace) -> int:
     from pipeline.ray_monitor import RayMonitor, StreamSpec
 
@@ -85,28 +113,33 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     visual = _visual_for(args, [s.stream_id for s in specs])
     out = open(args.out, "a", encoding="utf-8") if args.out else sys.stdout
     lock = threading.Lock()
+    store = _live_store(args, specs)
 
     def on_record(rec: dict) -> None:
         with lock:
             out.write(json.dumps(rec, ensure_ascii=False) + "\n")
             out.flush()
+            if store is not None:
+                store(rec)
 
     def on_status(mon) -> None:
         if not args.quiet:
             print(f"\n[{time.strftime('%H:%M:%S')}]\n" + live_table(mon), file=sys.stderr, flush=True)
 
-    mon = RayMonitor(specs, Path(args.workdir), _monitor_options(args), model=args.model, device=args.device,
-                     engine=args.engine,
-                     n_asr=args.asr_actors, asr_gpus=args.asr_gpus, on_record=on_record, visual=visual)
-    if args.metrics_port:
-        mon.metrics.serve(args.metrics_port)
-    mon.start()
-    try:
-        mon.run(duration_s=args.duration, on_status=on_status, status_every_s=args.status_every)
-    except KeyboardInterrupt:
-        pass
+    try:  # the output file is closed however the run ends (a failed start included)
+        mon = RayMonitor(specs, Path(args.workdir), _monitor_options(args), model=args.model,
+                         device=args.device, engine=args.engine, n_asr=args.asr_actors, asr_gpus=args.asr_gpus,
+                         on_record=on_record, visual=visual)
+        if args.metrics_port:
+            mon.metrics.serve(args.metrics_port)
+        mon.start()
+        try:
+            mon.run(duration_s=args.duration, on_status=on_status, status_every_s=args.status_every)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            mon.stop()
     finally:
-        mon.stop()
         if out is not sys.stdout:
             out.close()
     print(live_table(mon), file=sys.stderr)
@@ -154,6 +187,9 @@ def add_monitor_parsers(sub, bench_sub) -> None:
     m.add_argument("--account", nargs="+", help="the platform account of each stream (one for all, or one per URL)")
     m.add_argument("--ocr", action="store_true", help="read on-screen text: claims shown on screen and the AI label")
     add_synthetic_scan_options(m)
+    m.add_argument("--db", default="sqlite:///liveguard.sqlite",
+                   help="SQLAlchemy URL to store transcripts and findings in (as scan does), or 'none' "
+                        "(default: %(default)s)")
     m.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
     m.add_argument("--status-every", type=float, default=2.0, help="seconds between live table prints")
     m.add_argument("-q", "--quiet", action="store_true")

@@ -72,7 +72,9 @@ def whisper_config(dims: dict):
         encoder_ffn_dim=4 * dims["n_audio_state"], decoder_ffn_dim=4 * dims["n_text_state"],
         max_source_positions=dims["n_audio_ctx"], max_target_positions=dims["n_text_ctx"],
         decoder_start_token_id=SOT, bos_token_id=EOT, eos_token_id=EOT, pad_token_id=EOT,
-        begin_suppress_tokens=BEGIN_SUPPRESS, tie_word_embeddings=True, activation_function="gelu",
+        # begin_suppress_tokens belongs to the generation config only: transformers warns (and the
+        # test run errors) when a generation parameter sits in the model config at save time.
+        tie_word_embeddings=True, activation_function="gelu",
         use_cache=True)
 
 

@@ -128,7 +128,9 @@ class RayMonitor:
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
         self.workdir = Path(self.workdir)
         self.processor = LiveProcessor(RuleDetector(), self.workdir / "clips", self.opts)
-        asr_opts = AsrOptions(batch_size=self.opts.batch_size)
+        # Packing chunks of different streams into one input is off live: on N identical copies of the
+        # sample (bench live) Whisper wrote shared speech once and some findings were lost (7 of 9).
+        asr_opts = AsrOptions(batch_size=self.opts.batch_size, pack=False)
         self.asr = [AsrActor.options(num_gpus=self.asr_gpus).remote(self.model, self.device, asr_opts, self.engine)
                     for _ in range(self.n_asr)]
         ray.get([a.ping.remote() for a in self.asr])  # models loaded before streams start

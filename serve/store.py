@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -14,7 +15,7 @@ from serve.tables import FindingRow, Recording, ScanError, TranscriptSegment
 if TYPE_CHECKING:  # only for the annotation: importing the pipeline would load torch and Whisper
     from pipeline.scan import FileScan
 
-__all__ = ["SaveCounts", "save_scan"]
+__all__ = ["SaveCounts", "save_scan", "live_recording_key", "save_live_record"]
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,46 @@ def save_scan(session: Session, scan: FileScan) -> SaveCounts:
                                    asr_model=f.asr_model))
             new_findings += 1
     return SaveCounts(new_segs, new_findings)
+
+
+def live_recording_key(stream_id: str, url: str, started_at: str) -> str:
+    """The recordings-table key of one monitoring session of a live stream (no file to hash):
+    a digest of the stream id, its URL and when monitoring started."""
+    return hashlib.sha256(f"live\0{stream_id}\0{url}\0{started_at}".encode()).hexdigest()
+
+
+def save_live_record(session: Session, key: str, url: str, rec: dict) -> bool:
+    """Store one `liveguard monitor` record (transcript or finding) under the stream session's
+    recording row; other record types are ignored. True when a row was added (a record already
+    stored, e.g. after a retried batch, adds nothing)."""
+    if rec.get("type") not in ("transcript", "finding"):
+        return False
+    with session.begin():
+        row = session.scalar(select(Recording).where(Recording.sha256 == key))
+        if row is None:
+            row = Recording(sha256=key, path=url)
+            session.add(row)
+            session.flush()
+        row.last_scanned_at = datetime.now(timezone.utc)
+        t0, t1 = _ms(rec["t0"]), _ms(rec["t1"])
+        if rec["type"] == "transcript":
+            if session.scalar(select(TranscriptSegment.id).where(
+                    TranscriptSegment.recording_id == row.id, TranscriptSegment.t0_ms == t0,
+                    TranscriptSegment.t1_ms == t1, TranscriptSegment.model_id == rec.get("model", ""))):
+                return False
+            session.add(TranscriptSegment(recording_id=row.id, t0_ms=t0, t1_ms=t1, text=rec["text"], lang=rec["lang"],
+                                          hallucination=rec.get("hallucination", False),
+                                          hallucination_reason=rec.get("hallucination_reason"),
+                                          model_id=rec.get("model", "")))
+            return True
+        if session.scalar(select(FindingRow.id).where(
+                FindingRow.recording_id == row.id, FindingRow.label == rec["label"], FindingRow.t0_ms == t0,
+                FindingRow.t1_ms == t1, FindingRow.decided_by == rec["decided_by"])):
+            return False
+        evidence = rec["evidence"] + (f" [clip: {rec['clip']}]" if rec.get("clip") else "")
+        session.add(FindingRow(recording_id=row.id, label=rec["label"], t0_ms=t0, t1_ms=t1, score=rec["score"],
+                               evidence=evidence, segment_text=rec.get("segment_text", ""),
+                               decided_by=rec["decided_by"], legal_basis=rec.get("legal_basis", ""),
+                               severity=rec.get("severity", ""), lang=rec.get("lang", ""),
+                               asr_model=rec.get("asr_model", "")))
+        return True

@@ -4,9 +4,12 @@ actor per stream, with the stream's own account; findings get clips like spoken 
 import json
 
 import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
 from ingest.decode import probe
 from liveguard.cli import main
+from serve.tables import FindingRow, Recording
 
 ray = pytest.importorskip("ray")
 
@@ -21,7 +24,8 @@ def test_monitor_flags_a_protected_face_only_on_the_unauthorised_stream(astronau
         assert main(["monitor", str(impostor_video), str(impostor_video), "--stream-id", "impostor", "own",
                      "--account", "cheap_goods_888", "anchor_official", "--gallery", str(gallery_path),
                      "--model", str(tiny_whisper_path), "--workdir", str(tmp_path / "work"), "--out", str(out),
-                     "--duration", "60", "--clip-before", "1", "--clip-after", "1", "-q"]) == 0
+                     "--duration", "60", "--clip-before", "1", "--clip-after", "1", "-q",
+                     "--db", f"sqlite:///{tmp_path / 'live.sqlite'}"]) == 0
     finally:
         ray.shutdown()
     capsys.readouterr()
@@ -35,3 +39,7 @@ def test_monitor_flags_a_protected_face_only_on_the_unauthorised_stream(astronau
     info = probe(clips[0]["path"])
     assert info.has_video and info.duration_s > 1
     assert {r["source"] for r in records if r["type"] == "stream_ended"} == {"impostor", "own"}
+    # the same finding is in the database, under the impostor stream's recording row
+    with Session(create_engine(f"sqlite:///{tmp_path / 'live.sqlite'}")) as s:
+        rows = s.execute(select(FindingRow.label, Recording.path).join(Recording)).all()
+    assert [(label, path) for label, path in rows] == [("ai_impersonation", str(impostor_video))]
