@@ -199,8 +199,10 @@ class LiveProcessor:
             records.append({"type": "transcript", "source": sid, "t0": s.t0, "t1": s.t1, "text": s.text,
                             "lang": s.lang, "hallucination": s.hallucination,
                             "hallucination_reason": s.hallucination_reason, "model": s.model_id})
+        recent = self.recent.get(sid)
+        previous = recent[-1] if recent else None  # a claim may span the end of the last window
         self._remember(sid, wt.segments)
-        for f in find_claims(wt.segments, self.detector, sid):
+        for f in find_claims(sorted(wt.segments, key=lambda s: s.t0), self.detector, sid, previous=previous):
             delay = now - (start_wall + f.t1) if start_wall else None
             if delay is not None:
                 self.delays.setdefault(sid, []).append(delay)
