@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.batch_decode import ChunkResult, DecodeOptions, chunk_segments, needs_retry
+from asr.batch_decode import ChunkResult, DecodeOptions, chunk_segments, needs_retry, resume_point
 from asr.hallucination import compression_ratio
 
 __all__ = ["CT2Whisper", "pack_language"]
@@ -25,6 +25,7 @@ N_MELS = 80  # Whisper base
 # speech). It is one decoder step whose cost is the cross-attention over every frame: measured
 # 5.4x cheaper than over all 30 s on 8 windows, with the same language and close probabilities.
 LANG_FRAMES = 500
+CONTINUE_ROUNDS = 2  # prompted continuations per row when Whisper stops short (see CT2Whisper._continue)
 
 
 def pack_language(probs: list[dict[str, float]], seconds: list[float], sure: float = 0.5) -> str | None:
@@ -172,9 +173,48 @@ class CT2Whisper:
             for i, r in zip(retry, again):
                 if not needs_retry(r, opts) or r.avg_logprob > results[i].avg_logprob:
                     results[i], temps[i] = r, temperature
+        results = self._continue(chunks, encoded, prompts, results, opts)
         out = []
         for chunk, lang, r, temp in zip(chunks, langs, results, temps):
             duration = min(len(chunk) / 16000, 30.0)
             segments, resume = chunk_segments(r.tokens, tok, duration)
             out.append(ChunkResult(lang, segments, r.avg_logprob, r.no_speech_prob, r.compression_ratio, temp, resume))
         return out
+
+    def _continue(self, chunks, encoded, prompts, results: list[_Result], opts: DecodeOptions) -> list[_Result]:
+        """Rows where Whisper stopped short of the chunk's end (it closed a segment, opened the next
+        and ended, as it does when it thinks the next words run past its 30 s) are decoded further
+        from the same encoder output, with their own tokens up to that point as the prompt: Whisper
+        then writes the rest. This replaces a second encoder pass over the rest of the chunk (the
+        transcriber's continuation), which costs as much as a whole window on the CPU. A row whose
+        continuation adds nothing, or fails the quality checks, keeps its stop; the transcriber then
+        decodes the rest as before."""
+        tok = self.tokenizer
+        for _ in range(CONTINUE_ROUNDS):
+            todo, cut_at = [], []
+            for i, r in enumerate(results):
+                duration = min(len(chunks[i]) / 16000, 30.0)
+                if resume_point(r.tokens, tok, duration) is None:
+                    continue
+                ts = [k for k in range(1, len(r.tokens))
+                      if r.tokens[k] >= tok.timestamp_begin and r.tokens[k - 1] >= tok.timestamp_begin]
+                todo.append(i)
+                cut_at.append(ts[-1] + 1)  # up to the opening timestamp of the unfinished segment
+            if not todo:
+                break
+            grown = self._generate(self._rows(encoded, chunks, todo),
+                                   [prompts[i] + results[i].tokens[:cut] for i, cut in zip(todo, cut_at)], 0.0)
+            moved = False
+            for i, cut, g in zip(todo, cut_at, grown):
+                new = len(g.tokens) - cut
+                if new <= 0 or needs_retry(g, opts) or g.tokens[:cut] != results[i].tokens[:cut]:
+                    continue
+                old = results[i]
+                # g.avg_logprob covers the new tokens only: weight the two parts by their lengths
+                lp = (old.avg_logprob * cut + g.avg_logprob * new) / (cut + new)
+                text = tok.decode([t for t in g.tokens if t < tok.eot])
+                results[i] = _Result(g.tokens, lp, old.no_speech_prob, text)
+                moved = True
+            if not moved:
+                break
+        return results

@@ -29,7 +29,12 @@ class SpeechDetector:
     """Finds speech spans, in samples, in 16 kHz mono float32 audio."""
 
     def __init__(self, opts: VadOptions = VadOptions()):
+        # Importing silero_vad calls torch.set_num_threads(1) for the whole process, which left
+        # Whisper (PyTorch engine) and the mel spectrograms on one core: put the count back.
+        threads = torch.get_num_threads()
         from silero_vad import load_silero_vad
+
+        torch.set_num_threads(threads)
 
         self.opts = opts
         # Silero's "sequence" ONNX export runs the LSTM over a whole block of frames in one call

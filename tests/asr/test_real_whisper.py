@@ -96,3 +96,30 @@ def test_an_input_is_refused_when_its_chunks_disagree_on_language():
     assert pack_language([en, unsure], [5, 1]) == "en"  # a short unsure chunk follows the others
     assert pack_language([en, zh], [5, 5]) is None
     assert pack_language([zh, zh, unsure], [3, 3, 1]) == "zh"
+
+
+def test_full_windows_are_transcribed_to_their_end_in_one_encoder_pass(ct2_whisper):
+    """Whisper base stops short on some ~26-s windows of real speech (it opens a segment and ends,
+    expecting the words to run past its 30 s). The engine continues from the same encoder output,
+    prompted with what it wrote: every word, and no second encoder pass over the rest."""
+    from liveguard.bench_asr import pack_clips
+
+    windows = pack_clips(reference_clips(), 5)
+    rows = []
+    real = ct2_whisper._features
+
+    def spy(chunks):
+        rows.append(len(chunks))
+        return real(chunks)
+
+    ct2_whisper._features = spy
+    try:
+        results = list(Transcriber(ct2_whisper, AsrOptions(batch_size=8)).transcribe(
+            Window(f"room{i}", 0, 0.0, w.audio) for i, w in enumerate(windows)))
+    finally:
+        del ct2_whisper._features
+    assert sum(rows) == len(windows), rows
+    for w, wt in zip(windows, results):
+        text = " ".join(s.text for s in wt.segments)
+        assert wer([w.reference], [text]) <= 0.15, (w.reference, text)
+        assert wt.segments[-1].t1 >= w.seconds - 3.0, (w.seconds, wt.segments[-1])

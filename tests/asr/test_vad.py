@@ -48,3 +48,14 @@ def test_block_model_gives_the_spans_of_the_frame_by_frame_model(vad, monkeypatc
     monkeypatch.undo()
     assert not frame_by_frame.sequence
     assert vad.spans(audio) == frame_by_frame.spans(audio)
+
+
+def test_loading_the_vad_leaves_torch_on_all_its_threads():
+    """silero_vad sets torch to one thread when imported; Whisper must keep every core."""
+    import subprocess
+    import sys
+
+    code = ("import torch; torch.set_num_threads(2); from asr.vad import SpeechDetector; SpeechDetector(); "
+            "print(torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "2"
