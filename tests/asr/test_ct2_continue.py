@@ -48,15 +48,18 @@ def test_a_row_that_stops_short_is_continued_from_its_own_tokens():
     tok = get_tokenizer(True, task="transcribe")
     ts = lambda s: tok.timestamp_begin + int(round(s / 0.02))  # noqa: E731
     sot = (tok.sot, tok.special_tokens["<|en|>"], tok.special_tokens["<|transcribe|>"])
-    first = [ts(0.0), *_words(tok, "This tea cures diabetes."), ts(2.0), ts(2.0)]  # opened a segment, stopped
-    rest = [*_words(tok, "Buy it now."), ts(4.0)]
-    eng = _engine({sot: first, sot + tuple(first): first + rest})
+    one = [ts(0.0), *_words(tok, "Welcome everyone."), ts(1.5)]
+    two = [ts(1.5), *_words(tok, "This tea cures diabetes."), ts(3.0), ts(3.0)]  # opened a segment, stopped
+    rest = [*_words(tok, "Buy it now."), ts(4.5)]
+    # the prompt is the last closed segment and the open timestamp, not the whole transcript
+    eng = _engine({sot: one + two, sot + tuple(two): two + rest})
     encoded = np.zeros((1, 1500, 512), np.float32)
     (r,) = eng._decode_encoded([np.zeros(6 * 16000, np.float32)], encoded, ["en"], DecodeOptions())
-    assert [(s.start, s.end, s.text) for s in r.segments] == [(0.0, 2.0, "This tea cures diabetes."),
-                                                               (2.0, 4.0, "Buy it now.")]
+    assert [(s.start, s.end, s.text) for s in r.segments] == [(0.0, 1.5, "Welcome everyone."),
+                                                               (1.5, 3.0, "This tea cures diabetes."),
+                                                               (3.0, 4.5, "Buy it now.")]
     assert r.resume_at is None
-    assert eng.model.prompts[1] == list(sot) + first
+    assert eng.model.prompts[1] == list(sot) + two
 
 
 def test_a_continuation_that_adds_nothing_keeps_the_stop_for_the_transcriber():
