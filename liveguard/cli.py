@@ -94,7 +94,9 @@ def _visual_factory(args: argparse.Namespace, detector):
     from vision.gallery import Gallery
 
     gallery = Gallery.open(args.gallery) if args.gallery else None
-    opts = VisualOptions() if args.ocr else VisualOptions(ocr=None)
+    # live (set by `monitor`): on-screen findings are reported as they become certain, not at the end
+    live = getattr(args, "live", False)
+    opts = VisualOptions(live=live) if args.ocr else VisualOptions(ocr=None, live=live)
     voices = None
     if gallery is not None and len(gallery.voice_matrix()[0]):
         from asr.vad import SpeechDetector

@@ -70,7 +70,7 @@ def _visual_for(args: argparse.Namespace, stream_ids: list[str]) -> VisualChecke
         raise SystemExit("error: give one --account for all streams or one per URL")
     values = vars(args)
     return VisualCheckers({sid: {**{k: v for k, v in values.items() if k != "func"},
-                                 "account": accounts[i] if accounts else None}
+                                 "account": accounts[i] if accounts else None, "live": True}
                            for i, sid in enumerate(stream_ids)})
 
 

@@ -22,10 +22,11 @@ from claims import ClaimDetector, get_label
 from ingest.decode import VideoFrame
 from pipeline.findings import Finding
 from pipeline.voices import VoiceChecker
-from vision.ai_label import AiLabelReport, LabelOptions, check_ai_label
+from pipeline.screen import LiveLabelWatch, LiveScreenText, ai_label_findings, screen_text_findings
+from vision.ai_label import LabelOptions, check_ai_label
 from vision.faces import FACE_MODEL_ID, MATCH_DISTANCE, Face, FaceAnalyzer, face_distances
 from vision.gallery import Gallery, GalleryEntry
-from vision.ocr import OCR_MODEL_ID, OcrOptions, ScreenReader, ScreenText
+from vision.ocr import OcrOptions, ScreenReader, ScreenText
 from vision.tracking import FaceTracker
 from vision.tracking import Track, TrackOptions, track_faces
 
@@ -157,57 +158,6 @@ def impersonation_findings(windows_frames: Iterable, account: str | None, galler
 # These two sit here for now (the vision work was limited to this module); they belong with the
 # other frame-based stages whatever the lead names that module.
 
-LABEL_STRIPPED_SCORE = 0.8  # a rule, not a model: the label was read and then was not, several times
-
-
-def screen_text_findings(readings: Iterable[tuple[float, list[ScreenText]]], detector: ClaimDetector,
-                         source: str = "", lang: str = "zh") -> list[Finding]:
-    """Claims in on-screen text, checked like spoken words. Consecutive readings of the same
-    (label, words) merge into one finding spanning them, so a sticker on screen for ten minutes is
-    one finding, not three hundred."""
-    open_: dict[tuple[str, str], Finding] = {}
-    done: list[Finding] = []
-    for t, lines in readings:
-        seen = set()
-        for line in lines:
-            best = {}
-            for hit in detector.detect(line.text, lang):
-                if hit.label not in best or hit.score > best[hit.label].score:
-                    best[hit.label] = hit
-            for label, hit in best.items():
-                key = (label, hit.text)
-                seen.add(key)
-                if key in open_:
-                    open_[key] = replace(open_[key], t1=round(t, 3))
-                else:
-                    open_[key] = Finding(
-                        source=source, t0=round(t, 3), t1=round(t, 3), label=label, score=round(float(hit.score), 4),
-                        evidence=f"on screen: {hit.text}", decided_by=f"{hit.decided_by}+ocr:{OCR_MODEL_ID}",
-                        legal_basis=hit.legal_basis, severity=get_label(label).severity, segment_text=line.text,
-                        lang=lang, asr_model="")
-        for key in [k for k in open_ if k not in seen]:
-            done.append(open_.pop(key))
-    done += open_.values()
-    return sorted(done, key=lambda f: (f.t0, f.label))
-
-
-def ai_label_findings(report: AiLabelReport, source: str = "") -> list[Finding]:
-    """`undisclosed_ai_content` for each stretch where a shown AI label was taken off screen."""
-    label = get_label("undisclosed_ai_content")
-    first = next((c.label for c in report.checks if c.label), "")
-    out = []
-    for gap in report.removals:
-        until = f"back at t={gap.t1:.1f} s" if gap.back else f"still missing at the last reading, t={gap.t1:.1f} s"
-        out.append(Finding(
-            source=source, t0=round(gap.t0, 3), t1=round(gap.t1, 3), label="undisclosed_ai_content",
-            score=LABEL_STRIPPED_SCORE,
-            evidence=(f"AI label {first!r} on screen from t={report.first_seen:.1f} s, missing from t={gap.t0:.1f} s "
-                      f"({gap.checks} readings; {until})"),
-            decided_by=f"ai-label-rules@1+ocr:{OCR_MODEL_ID}", legal_basis=label.legal_basis,
-            severity=label.severity, segment_text="", lang="", asr_model=""))
-    return out
-
-
 # --- the whole visual check, fed one window at a time (scan and monitor) --------------------------
 
 
@@ -217,6 +167,7 @@ class VisualOptions:
     ocr: OcrOptions | None = field(default_factory=OcrOptions)  # None: no OCR, no label check
     label: LabelOptions = field(default_factory=LabelOptions)
     lang: str = "zh"  # language the claims detector assumes for on-screen text
+    live: bool = False  # report on-screen findings as they become certain (monitor), not at the end (scan)
 
 
 class VisualChecker:
@@ -225,9 +176,10 @@ class VisualChecker:
 
     `feed(window)` returns the impersonation findings of face tracks that ended by then (so a
     live monitor gets them a few seconds after the face leaves); `finish()` ends the remaining
-    tracks and adds the on-screen text and AI-label findings, which need the whole timeline.
-    Memory stays bounded: frames are not kept, only face descriptors of open tracks and the
-    text read from screen.
+    tracks. On-screen claims and the AI label: with `opts.live`, `feed` reports them as soon as
+    they are certain (pipeline.screen) and nothing of the timeline is kept; otherwise `finish`
+    folds the whole timeline, so each finding spans all it covers (scan). Memory stays bounded
+    live: frames are not kept, only face descriptors of open tracks and text still on screen.
     """
 
     def __init__(self, source: str, account: str | None, gallery: Gallery | None = None,
@@ -241,7 +193,9 @@ class VisualChecker:
         self.analyzer = analyzer or (FaceAnalyzer() if self.gallery is not None else None)
         self.reader = reader or (ScreenReader(opts.ocr) if opts.ocr is not None else None)
         self.tracker = FaceTracker(opts.impersonation.track)
-        self.readings: list[tuple[float, list[ScreenText]]] = []
+        self.readings: list[tuple[float, list[ScreenText]]] = []  # scan only: the whole timeline
+        self.live_text = LiveScreenText(detector, source, opts.lang) if opts.live and detector is not None else None
+        self.live_label = LiveLabelWatch(opts.label, source) if opts.live else None
         self.frames_seen = 0
         self._next_ocr_t: float | None = None
 
@@ -262,13 +216,20 @@ class VisualChecker:
                 out += self._track_findings(ended)
             if self.reader is not None and (self._next_ocr_t is None or frame.t >= self._next_ocr_t - 1e-6):
                 self._next_ocr_t = frame.t + self.reader.opts.interval_s
-                self.readings.append((frame.t, self.reader.read(frame.image, frame.t)))
+                lines = self.reader.read(frame.image, frame.t)
+                if self.opts.live:
+                    out += self.live_text.update(frame.t, lines) if self.live_text is not None else []
+                    out += self.live_label.update(frame.t, lines)
+                else:
+                    self.readings.append((frame.t, lines))
         return out
 
     def finish(self) -> list[Finding]:
         out = self._track_findings(self.tracker.finish())
         if self.voices is not None:
             out += self.voices.finish()
+        if self.live_text is not None:
+            out += self.live_text.finish()
         if self.readings:
             if self.detector is not None:
                 out += screen_text_findings(self.readings, self.detector, self.source, self.opts.lang)
