@@ -1,6 +1,6 @@
 """Claim detection for live-commerce transcripts: taxonomy, normalisation, rules, classifier, listings."""
 from .classifier import ClassifierDetector, LinearHead
-from .combined import Classification, CombinedDetector
+from .combined import Classification, CombinedDetector, ListingDetector, load_listing
 from .evaluate import EvalReport, evaluate
 from .listing import Listing, ListingError, ListingFinding, check_listing
 from .normalize import Normalized, normalize
@@ -14,7 +14,7 @@ __all__ = [
     "normalize", "Normalized",
     "RuleSet", "RuleDetector", "RuleFileError",
     "ClassifierDetector", "LinearHead",
-    "CombinedDetector", "Classification",
+    "CombinedDetector", "Classification", "ListingDetector", "load_listing",
     "Listing", "ListingError", "ListingFinding", "check_listing",
     "evaluate", "EvalReport",
 ]

@@ -114,3 +114,38 @@ class CombinedDetector:
 
     def detect(self, text: str, lang: str | None = None) -> list[ClaimHit]:
         return list(self.classify(text, lang).hits)
+
+
+class ListingDetector:
+    """A ClaimDetector for the product on sale: `detector`'s hits plus the listing checks of the
+    policy above, for every sentence. How `scan --listing` and `monitor --listing` check
+    transcripts and on-screen text against a listing."""
+
+    def __init__(self, listing: Listing, rules: RuleDetector | None = None, classifier=None):
+        self.listing = listing
+        self.combined = CombinedDetector(rules if rules is not None or classifier is not None else RuleDetector(),
+                                         classifier)
+        self.name = self.combined.name + "+listing"
+
+    def detect(self, text: str, lang: str | None = None) -> list[ClaimHit]:
+        return list(self.combined.classify(text, lang, self.listing).hits)
+
+
+def load_listing(path) -> Listing:
+    """A listing from a JSON file (the fields of claims.listing.Listing); a clear error naming the
+    file when it is missing, not JSON or not a valid listing."""
+    import json
+    from pathlib import Path
+
+    from .listing import ListingError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ListingError(f"{path}: cannot read listing: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ListingError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
+    try:
+        return Listing.from_dict(data)
+    except ListingError as exc:
+        raise ListingError(f"{path}: {exc}") from None

@@ -27,12 +27,17 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from liveguard.report import scan_records, summary_table, write_records
     from pipeline import collect_inputs, scan_file
 
+    # rule and listing files first: a bad one is an error before any work starts
+    ruleset = RuleSet.from_files(args.rules) if args.rules else RuleSet.load_default()
+    detector = RuleDetector(ruleset)
+    if args.listing:  # the product on sale: contradictions and category-aware checks join the rules
+        from claims import ListingDetector, load_listing
+
+        detector = ListingDetector(load_listing(args.listing), rules=detector)
     paths = collect_inputs(args.paths, all_files=args.all_files)
     if not paths:
         print("error: no media files found in " + " ".join(args.paths), file=sys.stderr)
         return 1
-    ruleset = RuleSet.from_files(args.rules) if args.rules else RuleSet.load_default()
-    detector = RuleDetector(ruleset)
     transcriber = Transcriber(load_whisper(args.model, args.device, engine=args.engine),
                               AsrOptions(batch_size=args.batch_size, decode=DecodeOptions(language=args.language)))
     window_opts = WindowOptions(frame_fps=args.frame_fps)
@@ -177,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=8, help="windows per Whisper call")
     s.add_argument("--frame-fps", type=float, default=1.0, help="video frames sampled per second (0: none)")
     s.add_argument("--rules", nargs="+", help="rule files to use instead of the bundled ones")
+    s.add_argument("--listing", help="JSON listing of the product on sale (category, material, origin, "
+                                     "certifications, price(s), stock): spoken and on-screen claims that contradict "
+                                     "it are flagged (claim_contradicts_listing)")
     s.add_argument("--gallery", help="gallery of protected people and blacklisted streamers "
                    "(liveguard gallery add): check faces and voices against it")
     s.add_argument("--account", help="the platform account the recordings were streamed on (for --gallery: "

@@ -50,8 +50,13 @@ class VisualCheckers:
         from liveguard.cli import _visual_factory
         from liveguard.synthetic_cli import with_synthetic
 
-        return with_synthetic(argparse.Namespace(**self.per_stream[stream_id]), RuleDetector(),
-                              _visual_factory)(stream_id)
+        values = self.per_stream[stream_id]
+        detector = RuleDetector()
+        if values.get("listing"):  # on-screen text is checked against the stream's listing too
+            from claims import ListingDetector, load_listing
+
+            detector = ListingDetector(load_listing(values["listing"]), rules=detector)
+        return with_synthetic(argparse.Namespace(**values), detector, _visual_factory)(stream_id)
 
 
 def _visual_for(args: argparse.Namespace, stream_ids: list[str]) -> VisualCheckers | None:
@@ -63,15 +68,31 @@ def _visual_for(args: argparse.Namespace, stream_ids: list[str]) -> VisualChecke
         from vision.gallery import Gallery
 
         Gallery.open(args.gallery)  # a bad gallery is an error now, not in every actor later
-    accounts = args.account or []
-    if len(accounts) == 1:
-        accounts = accounts * len(stream_ids)
-    if accounts and len(accounts) != len(stream_ids):
-        raise SystemExit("error: give one --account for all streams or one per URL")
+    accounts = _per_stream(args.account, stream_ids, "--account")
+    listings = _per_stream(args.listing, stream_ids, "--listing")
     values = vars(args)
     return VisualCheckers({sid: {**{k: v for k, v in values.items() if k != "func"},
-                                 "account": accounts[i] if accounts else None, "live": True}
+                                 "account": accounts[i], "listing": listings[i], "live": True}
                            for i, sid in enumerate(stream_ids)})
+
+
+def _per_stream(values: list[str] | None, stream_ids: list[str], option: str) -> list[str | None]:
+    """One value for all streams or one per URL (as --account and --listing take them)."""
+    values = values or []
+    if len(values) == 1:
+        values = values * len(stream_ids)
+    if values and len(values) != len(stream_ids):
+        raise SystemExit(f"error: give one {option} for all streams or one per URL")
+    return values or [None] * len(stream_ids)
+
+
+def _listing_detectors(args: argparse.Namespace, stream_ids: list[str]) -> dict:
+    """Stream id -> claims detector with that stream's product listing (bad files fail here, at
+    start, with the file named)."""
+    from claims import ListingDetector, load_listing
+
+    return {sid: ListingDetector(load_listing(path)) for sid, path in
+            zip(stream_ids, _per_stream(args.listing, stream_ids, "--listing")) if path}
 
 
 def _live_store(args: argparse.Namespace, specs):
@@ -111,6 +132,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         return 2
     specs = [StreamSpec(ids[i] if ids else f"stream{i + 1}", url) for i, url in enumerate(args.urls)]
     visual = _visual_for(args, [s.stream_id for s in specs])
+    detectors = _listing_detectors(args, [s.stream_id for s in specs])
     out = open(args.out, "a", encoding="utf-8") if args.out else sys.stdout
     lock = threading.Lock()
     store = _live_store(args, specs)
@@ -129,7 +151,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     try:  # the output file is closed however the run ends (a failed start included)
         mon = RayMonitor(specs, Path(args.workdir), _monitor_options(args), model=args.model,
                          device=args.device, engine=args.engine, n_asr=args.asr_actors, asr_gpus=args.asr_gpus,
-                         on_record=on_record, visual=visual)
+                         on_record=on_record, visual=visual, detectors=detectors)
         if args.metrics_port:
             mon.metrics.serve(args.metrics_port)
         mon.start()
@@ -186,6 +208,8 @@ def add_monitor_parsers(sub, bench_sub) -> None:
                    "stream's faces and voices against it")
     m.add_argument("--account", nargs="+", help="the platform account of each stream (one for all, or one per URL)")
     m.add_argument("--ocr", action="store_true", help="read on-screen text: claims shown on screen and the AI label")
+    m.add_argument("--listing", nargs="+", help="JSON listing of the product on sale in each stream (one for all, or "
+                                                "one per URL): claims that contradict it are flagged")
     add_synthetic_scan_options(m)
     m.add_argument("--db", default="sqlite:///liveguard.sqlite",
                    help="SQLAlchemy URL to store transcripts and findings in (as scan does), or 'none' "

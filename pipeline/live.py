@@ -176,8 +176,10 @@ class LiveProcessor:
     """Transcribed windows -> report records, findings with delays, and clip requests."""
 
     def __init__(self, detector: ClaimDetector, clips_dir: str | Path, opts: MonitorOptions = MonitorOptions(),
-                 fusion: FusionOptions = FusionOptions(), transcript_keep_s: float = 120.0):
+                 fusion: FusionOptions = FusionOptions(), transcript_keep_s: float = 120.0,
+                 detectors: dict[str, ClaimDetector] | None = None):
         self.detector = detector
+        self.detectors = detectors or {}  # per stream (e.g. with the stream's product listing)
         self.fusion = fusion
         self.transcript_keep_s = transcript_keep_s  # recent transcript kept per stream, for fusion's cues
         self.recent: dict[str, deque[Segment]] = {}
@@ -202,7 +204,8 @@ class LiveProcessor:
         recent = self.recent.get(sid)
         previous = recent[-1] if recent else None  # a claim may span the end of the last window
         self._remember(sid, wt.segments)
-        for f in find_claims(sorted(wt.segments, key=lambda s: s.t0), self.detector, sid, previous=previous):
+        for f in find_claims(sorted(wt.segments, key=lambda s: s.t0), self.detectors.get(sid, self.detector), sid,
+                               previous=previous):
             delay = now - (start_wall + f.t1) if start_wall else None
             if delay is not None:
                 self.delays.setdefault(sid, []).append(delay)

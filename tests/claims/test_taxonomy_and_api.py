@@ -45,7 +45,8 @@ def test_get_label():
 def test_all_exports():
     expected = {"Label", "LABELS", "get_label", "ClaimHit", "ClaimDetector", "normalize",
                 "Normalized", "RuleSet", "RuleDetector", "RuleFileError",
-                "ClassifierDetector", "LinearHead", "CombinedDetector", "Classification",
+                "ClassifierDetector", "LinearHead", "CombinedDetector", "Classification", "ListingDetector",
+                "load_listing",
                 "Listing", "ListingError", "ListingFinding", "check_listing", "evaluate", "EvalReport"}
     assert set(claims.__all__) == expected
     for name in claims.__all__:
