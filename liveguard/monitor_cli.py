@@ -116,7 +116,7 @@ def _live_store(args: argparse.Namespace, specs):
         key, url = keys[rec["source"]]
         try:
             with sessions() as session:
-                save_live_record(session, key, url, rec)
+                save_live_record(session, key, url, rec, flags=not args.no_flags)
         except Exception as exc:  # noqa: BLE001 - the database is a copy; the record is already in --out
             print(f"warning: record not stored in {args.db}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
@@ -214,6 +214,8 @@ def add_monitor_parsers(sub, bench_sub) -> None:
     m.add_argument("--db", default="sqlite:///liveguard.sqlite",
                    help="SQLAlchemy URL to store transcripts and findings in (as scan does), or 'none' "
                         "(default: %(default)s)")
+    m.add_argument("--no-flags", action="store_true",
+                   help="store findings only; do not put them in the review queue as flags")
     m.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
     m.add_argument("--status-every", type=float, default=2.0, help="seconds between live table prints")
     m.add_argument("-q", "--quiet", action="store_true")

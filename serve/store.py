@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -81,10 +82,11 @@ def live_recording_key(stream_id: str, url: str, started_at: str) -> str:
     return hashlib.sha256(f"live\0{stream_id}\0{url}\0{started_at}".encode()).hexdigest()
 
 
-def save_live_record(session: Session, key: str, url: str, rec: dict) -> bool:
+def save_live_record(session: Session, key: str, url: str, rec: dict, flags: bool = True) -> bool:
     """Store one `liveguard monitor` record (transcript or finding) under the stream session's
-    recording row; other record types are ignored. True when a row was added (a record already
-    stored, e.g. after a retried batch, adds nothing)."""
+    recording row; other record types are ignored. With `flags`, a finding also becomes a flag in
+    the moderators' review queue, with its evidence clip. True when a row was added (a record
+    already stored, e.g. after a retried batch, adds nothing)."""
     if rec.get("type") not in ("transcript", "finding"):
         return False
     with session.begin():
@@ -115,4 +117,11 @@ def save_live_record(session: Session, key: str, url: str, rec: dict) -> bool:
                                decided_by=rec["decided_by"], legal_basis=rec.get("legal_basis", ""),
                                severity=rec.get("severity", ""), lang=rec.get("lang", ""),
                                asr_model=rec.get("asr_model", "")))
+        if flags:
+            from serve.crud import flags_from_recording  # the service's own rule for findings -> flags
+
+            session.flush()
+            # absolute: the review page opens the clip from the server's working directory
+            clip = str(Path(rec["clip"]).absolute()) if rec.get("clip") else None
+            flags_from_recording(session, row, clip_path=clip)
         return True
