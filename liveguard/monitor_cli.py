@@ -42,8 +42,13 @@ class VisualCheckers:
     """Builds a stream's visual checker inside its Ray actor from plain option values, so models
     load there and nothing unpicklable (ONNX sessions, dlib models) crosses between processes."""
 
-    def __init__(self, per_stream: dict[str, dict]):
+    def __init__(self, per_stream: dict[str, dict], defaults: dict | None = None):
         self.per_stream = per_stream  # stream id -> scan-style option values, with that stream's account
+        self.defaults = defaults or {}  # the option values for streams that join later
+
+    def add(self, stream_id: str, listing=None) -> None:
+        """Options for a stream that joins while the monitor runs (before its actor is made)."""
+        self.per_stream[stream_id] = {**self.defaults, "account": None, "listing": listing, "live": True}
 
     def __call__(self, stream_id: str):
         from claims import RuleDetector
@@ -52,10 +57,12 @@ class VisualCheckers:
 
         values = self.per_stream[stream_id]
         detector = RuleDetector()
-        if values.get("listing"):  # on-screen text is checked against the stream's listing too
-            from claims import ListingDetector, load_listing
+        listing = values.get("listing")
+        if listing:  # on-screen text is checked against the stream's listing too (a file or a dict)
+            from claims import Listing, ListingDetector, load_listing
 
-            detector = ListingDetector(load_listing(values["listing"]), rules=detector)
+            listing = Listing.from_dict(listing) if isinstance(listing, dict) else load_listing(listing)
+            detector = ListingDetector(listing, rules=detector)
         return with_synthetic(argparse.Namespace(**values), detector, _visual_factory)(stream_id)
 
 
@@ -70,10 +77,9 @@ def _visual_for(args: argparse.Namespace, stream_ids: list[str]) -> VisualChecke
         Gallery.open(args.gallery)  # a bad gallery is an error now, not in every actor later
     accounts = _per_stream(args.account, stream_ids, "--account")
     listings = _per_stream(args.listing, stream_ids, "--listing")
-    values = vars(args)
-    return VisualCheckers({sid: {**{k: v for k, v in values.items() if k != "func"},
-                                 "account": accounts[i], "listing": listings[i], "live": True}
-                           for i, sid in enumerate(stream_ids)})
+    values = {k: v for k, v in vars(args).items() if k != "func"}
+    return VisualCheckers({sid: {**values, "account": accounts[i], "listing": listings[i], "live": True}
+                           for i, sid in enumerate(stream_ids)}, defaults=values)
 
 
 def _per_stream(values: list[str] | None, stream_ids: list[str], option: str) -> list[str | None]:
@@ -95,10 +101,11 @@ def _listing_detectors(args: argparse.Namespace, stream_ids: list[str]) -> dict:
             zip(stream_ids, _per_stream(args.listing, stream_ids, "--listing")) if path}
 
 
-def _live_store(args: argparse.Namespace, specs):
+def _live_store(args: argparse.Namespace, urls: dict[str, str], service_ids: dict[str, int]):
     """Transcripts and findings into the database scan uses (one recordings row per stream and
     monitoring session), or None with --db none. A database error is reported, never fatal: the
-    JSON-lines output still has every record."""
+    JSON-lines output still has every record. `urls`: stream id -> URL, streams that join later
+    included; `service_ids`: stream id -> the service's stream id, for streams it started."""
     if args.db == "none":
         return None
     from datetime import datetime, timezone
@@ -108,19 +115,79 @@ def _live_store(args: argparse.Namespace, specs):
 
     sessions = make_sessionmaker(make_engine(args.db))
     started = datetime.now(timezone.utc).isoformat()
-    keys = {s.stream_id: (live_recording_key(s.stream_id, s.url, started), s.url) for s in specs}
 
     def store(rec: dict) -> None:
-        if rec.get("source") not in keys:
+        url = urls.get(rec.get("source"))
+        if url is None:
             return
-        key, url = keys[rec["source"]]
+        key = live_recording_key(rec["source"], url, started)
         try:
             with sessions() as session:
-                save_live_record(session, key, url, rec, flags=not args.no_flags)
+                save_live_record(session, key, url, rec, flags=not args.no_flags,
+                                 service_stream_id=service_ids.get(rec["source"]))
         except Exception as exc:  # noqa: BLE001 - the database is a copy; the record is already in --out
             print(f"warning: record not stored in {args.db}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
     return store
+
+
+class _ServiceSync:
+    """Keeps the monitor's streams in step with the service's list of monitored streams."""
+
+    def __init__(self, args: argparse.Namespace):
+        import os
+
+        self.url, self.poll_s = args.from_service, args.poll_s
+        self.key = os.environ.get(args.key_env, "")
+        self.latest: dict | None = None  # stream id -> ServiceStream, from the last good poll
+        self.next_poll = 0.0
+        self.watched: set[str] = set()
+        self.service_ids: dict[str, int] = {}  # stream id -> the service's stream id (flags name the streamer)
+
+    def poll(self) -> dict | str:
+        """The monitored streams by stream id, or the error message."""
+        from liveguard.service_streams import ServiceError, fetch_monitored, stream_key
+
+        self.next_poll = time.time() + self.poll_s
+        if not self.key:
+            return "--from-service needs an API key in the environment variable named by --key-env"
+        try:
+            self.latest = {stream_key(s): s for s in fetch_monitored(self.url, self.key)}
+        except ServiceError as exc:
+            return str(exc)
+        return self.latest
+
+    def sync(self, mon, urls: dict[str, str], visual) -> None:
+        """Start streams the service lists and the monitor does not watch; end those no longer listed."""
+        if time.time() >= self.next_poll:
+            found = self.poll()
+            if isinstance(found, str):
+                print(f"warning: {found} (watching the streams as they were)", file=sys.stderr)
+                return
+        if self.latest is None:
+            return
+        from claims import Listing, ListingDetector, ListingError
+        from pipeline.ray_monitor import StreamSpec
+
+        for sid, stream in self.latest.items():
+            if sid in self.watched or sid in mon.ingest:
+                continue
+            detector = None
+            if stream.listing:
+                try:
+                    detector = ListingDetector(Listing.from_dict(stream.listing))
+                except ListingError as exc:
+                    mon.on_record({"type": "error", "source": sid, "message": f"listing ignored: {exc}"})
+            if visual is not None:
+                visual.add(sid, stream.listing if detector is not None else None)
+            urls[sid] = stream.url
+            self.service_ids[sid] = stream.id
+            mon.add_stream(StreamSpec(sid, stream.url), detector)
+            self.watched.add(sid)
+            mon.on_record({"type": "stream_started", "source": sid, "url": stream.url, "service_id": stream.id})
+        for sid in sorted(self.watched - set(self.latest)):
+            mon.end_stream(sid)  # stopped in the service: reported as ended ("stopped") once its work is done
+            self.watched.discard(sid)
 
 
 def _cmd_monitor(args: argparse.Namespace) -> int:
@@ -130,12 +197,22 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     if ids and len(ids) != len(args.urls):
         print("error: give one --stream-id per URL (or none)", file=sys.stderr)
         return 2
+    if not args.urls and not args.from_service:
+        print("error: give stream URLs, --from-service URL, or both", file=sys.stderr)
+        return 2
     specs = [StreamSpec(ids[i] if ids else f"stream{i + 1}", url) for i, url in enumerate(args.urls)]
+    service = _ServiceSync(args) if args.from_service else None
+    if service is not None:
+        found = service.poll()  # at start a service that cannot be asked is an error, not a warning
+        if isinstance(found, str):
+            print(f"error: {found}", file=sys.stderr)
+            return 1
     visual = _visual_for(args, [s.stream_id for s in specs])
     detectors = _listing_detectors(args, [s.stream_id for s in specs])
     out = open(args.out, "a", encoding="utf-8") if args.out else sys.stdout
     lock = threading.Lock()
-    store = _live_store(args, specs)
+    urls = {s.stream_id: s.url for s in specs}
+    store = _live_store(args, urls, service.service_ids if service is not None else {})
 
     def on_record(rec: dict) -> None:
         with lock:
@@ -145,6 +222,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
                 store(rec)
 
     def on_status(mon) -> None:
+        if service is not None:
+            service.sync(mon, urls, visual)
         if not args.quiet:
             print(f"\n[{time.strftime('%H:%M:%S')}]\n" + live_table(mon), file=sys.stderr, flush=True)
 
@@ -156,7 +235,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             mon.metrics.serve(args.metrics_port)
         mon.start()
         try:
-            mon.run(duration_s=args.duration, on_status=on_status, status_every_s=args.status_every)
+            mon.run(duration_s=args.duration, on_status=on_status, status_every_s=args.status_every,
+                    until_stopped=service is not None)
         except KeyboardInterrupt:
             pass
         finally:
@@ -182,7 +262,13 @@ def add_monitor_parsers(sub, bench_sub) -> None:
     from liveguard.synthetic_cli import add_synthetic_scan_options
 
     m = sub.add_parser("monitor", help="watch live streams (RTMP, HTTP-FLV, HLS, RTSP, or files in real time)")
-    m.add_argument("urls", nargs="+", help="stream URLs or media files (files are played at real-time speed)")
+    m.add_argument("urls", nargs="*", help="stream URLs or media files (files are played at real-time speed)")
+    m.add_argument("--from-service", metavar="URL",
+                   help="also watch the streams the LiveGuard service lists as monitored (POST /streams/{id}/start), "
+                        "starting and stopping them as the service says; runs until --duration or Ctrl-C")
+    m.add_argument("--key-env", default="LIVEGUARD_API_KEY",
+                   help="environment variable holding the API key for --from-service (default: %(default)s)")
+    m.add_argument("--poll-s", type=float, default=5.0, help="seconds between polls of the service's stream list")
     m.add_argument("--stream-id", nargs="+", help="one id per URL (default stream1, stream2, ...)")
     m.add_argument("--out", help="append JSON-lines records here (default: stdout)")
     m.add_argument("--workdir", default=tempfile.gettempdir() + "/liveguard-monitor",

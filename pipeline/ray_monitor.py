@@ -152,6 +152,24 @@ class RayMonitor:
         self.visual_skipped: dict[str, int] = {}
         self._visual_finished: set[str] = set()
 
+    # -- streams joining and leaving while the monitor runs (e.g. from the service's stream list) --
+    def add_stream(self, spec: StreamSpec, detector=None) -> None:
+        """Start watching another stream (after start()); `detector`: its claims detector."""
+        if spec.stream_id in self.ingest:
+            raise ValueError(f"stream {spec.stream_id!r} is already watched")
+        self.streams.append(spec)
+        if detector is not None:
+            self.processor.detectors[spec.stream_id] = detector
+        self.ingest[spec.stream_id] = IngestActor.remote(spec.stream_id, spec.url, str(self.workdir), self.opts)
+        if self.visual is not None:
+            self.visual_actors[spec.stream_id] = VisualActor.remote(self.visual, spec.stream_id)
+
+    def end_stream(self, sid: str) -> None:
+        """Stop pulling a stream; it is then reported ended ("stopped") and its work finishes."""
+        actor = self.ingest.get(sid)
+        if actor is not None:
+            actor.stop.remote()
+
     # -- the loop ------------------------------------------------------------------------------
     def _idle_asr(self) -> list:
         busy = {f.actor for f in self.inflight.values()} | set(self.recovering)
@@ -325,8 +343,9 @@ class RayMonitor:
                 self.on_record({"type": "error", "source": clip.finding.source, "message": f"clip not cut: {exc}"})
 
     def run(self, duration_s: float | None = None, on_status: Callable[[RayMonitor], None] | None = None,
-            status_every_s: float = 1.0) -> None:
-        """Monitor until every stream has ended (and its work is done) or `duration_s` has passed."""
+            status_every_s: float = 1.0, until_stopped: bool = False) -> None:
+        """Monitor until every stream has ended (and its work is done) or `duration_s` has passed;
+        with `until_stopped`, only `duration_s` (or Ctrl-C) ends the run: streams may still join."""
         t_end = time.time() + duration_s if duration_s else None
         next_status = 0.0
         while True:
@@ -337,7 +356,8 @@ class RayMonitor:
                     on_status(self)
                 next_status = now + status_every_s
             self._finish_visual([sid for sid in self.visual_actors if self._stream_done(sid)])
-            all_ended = self.snapshots and all(s.ended for s in self.snapshots.values())
+            all_ended = (not until_stopped and self.snapshots and len(self.snapshots) == len(self.ingest)
+                         and all(s.ended for s in self.snapshots.values()))
             if (t_end and now >= t_end) or (all_ended and not self.inflight and not self.todo and not self.recovering
                                              and not any(s.pending for s in self.snapshots.values())
                                              and not self.visual_inflight

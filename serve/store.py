@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serve.tables import FindingRow, Recording, ScanError, TranscriptSegment
+from serve.tables import FindingRow, Recording, ScanError, Stream, TranscriptSegment
 
 if TYPE_CHECKING:  # only for the annotation: importing the pipeline would load torch and Whisper
     from pipeline.scan import FileScan
@@ -82,11 +82,14 @@ def live_recording_key(stream_id: str, url: str, started_at: str) -> str:
     return hashlib.sha256(f"live\0{stream_id}\0{url}\0{started_at}".encode()).hexdigest()
 
 
-def save_live_record(session: Session, key: str, url: str, rec: dict, flags: bool = True) -> bool:
+def save_live_record(session: Session, key: str, url: str, rec: dict, flags: bool = True,
+                     service_stream_id: int | None = None) -> bool:
     """Store one `liveguard monitor` record (transcript or finding) under the stream session's
     recording row; other record types are ignored. With `flags`, a finding also becomes a flag in
-    the moderators' review queue, with its evidence clip. True when a row was added (a record
-    already stored, e.g. after a retried batch, adds nothing)."""
+    the moderators' review queue, with its evidence clip, and with `service_stream_id` (a stream
+    registered in this database) the flag names that stream, its platform and streamer, so the
+    sanctions policy applies. True when a row was added (a record already stored, e.g. after a
+    retried batch, adds nothing)."""
     if rec.get("type") not in ("transcript", "finding"):
         return False
     with session.begin():
@@ -123,5 +126,6 @@ def save_live_record(session: Session, key: str, url: str, rec: dict, flags: boo
             session.flush()
             # absolute: the review page opens the clip from the server's working directory
             clip = str(Path(rec["clip"]).absolute()) if rec.get("clip") else None
-            flags_from_recording(session, row, clip_path=clip)
+            stream = session.get(Stream, service_stream_id) if service_stream_id is not None else None
+            flags_from_recording(session, row, stream=stream, clip_path=clip)
         return True
