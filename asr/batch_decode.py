@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 __all__ = ["DecodeOptions", "ChunkResult", "RawSegment", "chunk_segments", "decode_chunks", "needs_retry",
-           "resume_point", "split_segments"]
+           "resume_point", "split_segments", "timestamp_pairs"]
 
 TIME_PRECISION = 0.02  # seconds per Whisper timestamp token
 
@@ -49,6 +49,13 @@ class ChunkResult:
     resume_at: float | None = None  # decoding stopped short: the rest of the chunk from here is untranscribed
 
 
+def timestamp_pairs(tokens: list[int], tokenizer) -> list[int]:
+    """Indices k where tokens k-1 and k are both timestamps: the end of one segment and the
+    start of the next (k is the opening timestamp)."""
+    ts_begin = tokenizer.timestamp_begin
+    return [k for k in range(1, len(tokens)) if tokens[k] >= ts_begin and tokens[k - 1] >= ts_begin]
+
+
 def resume_point(tokens: list[int], tokenizer, duration: float) -> float | None:
     """Where decoding must resume when Whisper stopped before the end of the chunk, else None.
 
@@ -57,9 +64,8 @@ def resume_point(tokens: list[int], tokenizer, duration: float) -> float | None:
     so the text after that pair is dropped and the audio from the pair's time is decoded again.
     """
     ts_begin = tokenizer.timestamp_begin
-    is_ts = [t >= ts_begin for t in tokens]
-    pairs = [i for i in range(1, len(tokens)) if is_ts[i] and is_ts[i - 1]]
-    if not pairs or is_ts[-2:] == [False, True]:
+    pairs = timestamp_pairs(tokens, tokenizer)
+    if not pairs or [t >= ts_begin for t in tokens[-2:]] == [False, True]:
         return None
     t = (tokens[pairs[-1] - 1] - ts_begin) * TIME_PRECISION
     return t if 0 < t < duration - 0.5 else None

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.batch_decode import ChunkResult, DecodeOptions, chunk_segments, needs_retry, resume_point
+from asr.batch_decode import (ChunkResult, DecodeOptions, chunk_segments, needs_retry, resume_point,
+                               timestamp_pairs)
 from asr.hallucination import compression_ratio
 
 __all__ = ["CT2Whisper", "pack_language"]
@@ -198,8 +199,7 @@ class CT2Whisper:
                 duration = min(len(chunks[i]) / 16000, 30.0)
                 if resume_point(r.tokens, tok, duration) is None:
                     continue
-                opens = [k for k in range(1, len(r.tokens))
-                         if r.tokens[k] >= tok.timestamp_begin and r.tokens[k - 1] >= tok.timestamp_begin]
+                opens = timestamp_pairs(r.tokens, tok)
                 todo.append(i)
                 # from the opening timestamp of the last closed segment to the one Whisper left open
                 spans.append((opens[-2] if len(opens) > 1 else 0, opens[-1] + 1))

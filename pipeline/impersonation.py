@@ -25,7 +25,7 @@ from pipeline.voices import VoiceChecker
 from pipeline.screen import LiveLabelWatch, LiveScreenText, ai_label_findings, screen_text_findings
 from vision.ai_label import LabelOptions, check_ai_label
 from vision.faces import FACE_MODEL_ID, MATCH_DISTANCE, Face, FaceAnalyzer, face_distances
-from vision.gallery import Gallery, GalleryEntry
+from vision.gallery import Gallery, GalleryEntry, describe_match
 from vision.ocr import OcrOptions, ScreenReader, ScreenText
 from vision.tracking import FaceTracker
 from vision.tracking import Track, TrackOptions, track_faces
@@ -125,12 +125,7 @@ def _finding(m: FaceMatch, account: str | None, source: str, opts: Impersonation
     label = get_label(m.label)
     best = sorted(m.matched, key=lambda f: f.quality, reverse=True)[:opts.evidence_frames]
     times = ", ".join(f"{f.t:.1f}" for f in sorted(best, key=lambda f: f.t))
-    where = f"account {account!r}" if account else "an unknown account"
-    if m.entry.kind == "blacklisted":
-        known = ", ".join(m.entry.authorised_accounts) or "none recorded"
-        what = f"face matches blacklisted streamer {m.entry.name!r} (known accounts: {known}) on {where}"
-    else:
-        what = f"face matches gallery entry {m.entry.name!r} ({m.entry.kind}, not authorised for {where})"
+    what = describe_match("face", m.entry, account)
     evidence = (f"{what}: distance {m.distance:.3f} <= {opts.threshold} "
                 f"(similarity {distance_score(m.distance, opts.threshold)}) in {len(m.matched)} of "
                 f"{len(m.track.faces)} frame(s); frames at t={times} s")

@@ -42,7 +42,9 @@ def _text_finding(hit, line: ScreenText, t: float, source: str, lang: str) -> Fi
 class LiveScreenText:
     """Claims in on-screen text, one OCR reading at a time (see the module doc)."""
 
-    def __init__(self, detector: ClaimDetector, source: str = "", lang: str = "zh", confirm: int = 2):
+    def __init__(self, detector: ClaimDetector, source: str = "", lang: str = "zh", confirm: int | None = 2):
+        # confirm=None: report an appearance only when it leaves the screen (or at finish), with its
+        # full extent: the recording's fold, screen_text_findings
         self.detector, self.source, self.lang, self.confirm = detector, source, lang, confirm
         self.open: dict[tuple[str, str], list] = {}  # (label, words) -> [finding, readings, reported]
 
@@ -58,7 +60,7 @@ class LiveScreenText:
                     state[0], state[1] = replace(state[0], t1=round(t, 3)), state[1] + 1
                 else:
                     state = self.open[key] = [_text_finding(hit, line, t, self.source, self.lang), 1, False]
-                if not state[2] and state[1] >= self.confirm:
+                if not state[2] and self.confirm is not None and state[1] >= self.confirm:
                     state[2] = True
                     out.append(state[0])
         for key in [k for k in self.open if k not in seen]:
@@ -79,19 +81,8 @@ def screen_text_findings(readings: Iterable[tuple[float, list[ScreenText]]], det
     """Claims in on-screen text, checked like spoken words. Consecutive readings of the same
     (label, words) merge into one finding spanning them, so a sticker on screen for ten minutes is
     one finding, not three hundred."""
-    open_: dict[tuple[str, str], Finding] = {}
-    done: list[Finding] = []
-    for t, lines in readings:
-        seen = set()
-        for line in lines:
-            for label, hit in _line_hits(line, detector, lang).items():
-                key = (label, hit.text)
-                seen.add(key)
-                open_[key] = (replace(open_[key], t1=round(t, 3)) if key in open_
-                              else _text_finding(hit, line, t, source, lang))
-        for key in [k for k in open_ if k not in seen]:
-            done.append(open_.pop(key))
-    done += open_.values()
+    fold = LiveScreenText(detector, source, lang, confirm=None)
+    done = [f for t, lines in readings for f in fold.update(t, lines)] + fold.finish()
     return sorted(done, key=lambda f: (f.t0, f.label))
 
 

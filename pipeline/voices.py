@@ -23,7 +23,7 @@ from claims import get_label
 from ingest.decode import SAMPLE_RATE
 from pipeline.findings import Finding
 from vision.errors import VoiceSampleError
-from vision.gallery import Gallery, GalleryEntry
+from vision.gallery import Gallery, GalleryEntry, describe_match
 from vision.voiceprint import MATCH_SIMILARITY, MIN_SPEECH_S, VOICE_MODEL_ID, VoiceEncoder, cosine_similarities
 
 __all__ = ["ENROL_MIN_SPEECH_S", "enrol_voice", "speech_of", "VoiceOptions", "SpeechTurn", "VoiceMatch",
@@ -210,13 +210,8 @@ class VoiceChecker:
 
 def _finding(m: VoiceMatch, account: str | None, source: str, opts: VoiceOptions) -> Finding:
     label = get_label(m.label)
-    where = f"account {account!r}" if account else "an unknown account"
     times = ", ".join(f"{a:.1f}-{b:.1f}" for a, b, _ in m.turns[:5]) + (" ..." if len(m.turns) > 5 else "")
-    if m.entry.kind == "blacklisted":
-        known = ", ".join(m.entry.authorised_accounts) or "none recorded"
-        what = f"voice matches blacklisted streamer {m.entry.name!r} (known accounts: {known}) on {where}"
-    else:
-        what = f"voice matches gallery entry {m.entry.name!r} (protected, not authorised for {where})"
+    what = describe_match("voice", m.entry, account)
     evidence = (f"{what}: similarity {m.similarity:.3f} >= {opts.threshold} in {len(m.turns)} speech turn(s) "
                 f"at t={times} s")
     return Finding(source=source, t0=round(m.t0, 3), t1=round(m.t1, 3), label=m.label,

@@ -32,11 +32,22 @@ from vision.errors import GalleryError, MultipleFacesError, NoFaceError
 from vision.faces import EMBEDDING_DIM, FACE_MODEL_ID, FaceAnalyzer, as_rgb, load_image
 from vision.voiceprint import VOICE_DIM, VOICE_MODEL_ID
 
-__all__ = ["GALLERY_FORMAT", "DEFAULT_GALLERY", "KINDS", "GalleryEntry", "Gallery", "enrol_face", "normalise_account"]
+__all__ = ["GALLERY_FORMAT", "DEFAULT_GALLERY", "KINDS", "GalleryEntry", "Gallery", "enrol_face", "normalise_account",
+           "describe_match"]
 
 GALLERY_FORMAT = 1
 DEFAULT_GALLERY = "liveguard-gallery.json"
 KINDS = ("protected", "blacklisted")  # protected: may not be shown without consent; blacklisted: banned streamer
+
+
+def describe_match(modality: str, entry: GalleryEntry, account: str | None) -> str:
+    """Evidence wording for a face or voice that matched `entry` on `account`: who, and why it
+    is not allowed there."""
+    where = f"account {account!r}" if account else "an unknown account"
+    if entry.kind == "blacklisted":
+        known = ", ".join(entry.authorised_accounts) or "none recorded"
+        return f"{modality} matches blacklisted streamer {entry.name!r} (known accounts: {known}) on {where}"
+    return f"{modality} matches gallery entry {entry.name!r} ({entry.kind}, not authorised for {where})"
 
 
 def normalise_account(account: str) -> str:
@@ -207,18 +218,17 @@ class Gallery:
 
     def face_matrix(self, kind: str | None = None) -> tuple[np.ndarray, list[GalleryEntry]]:
         """All face prints stacked (n, 128) and, per row, the entry it belongs to."""
-        rows, owners = [], []
-        for e in self.entries:
-            if kind is None or e.kind == kind:
-                rows += list(e.face_prints)
-                owners += [e] * len(e.face_prints)
-        return (np.array(rows, np.float32) if rows else np.zeros((0, EMBEDDING_DIM), np.float32)), owners
+        return self._prints("face_prints", EMBEDDING_DIM, kind)
 
     def voice_matrix(self, kind: str | None = None) -> tuple[np.ndarray, list[GalleryEntry]]:
         """All voice prints stacked (n, 256) and, per row, the entry it belongs to."""
+        return self._prints("voice_prints", VOICE_DIM, kind)
+
+    def _prints(self, field: str, dim: int, kind: str | None) -> tuple[np.ndarray, list[GalleryEntry]]:
         rows, owners = [], []
         for e in self.entries:
             if kind is None or e.kind == kind:
-                rows += list(e.voice_prints)
-                owners += [e] * len(e.voice_prints)
-        return (np.array(rows, np.float32) if rows else np.zeros((0, VOICE_DIM), np.float32)), owners
+                prints = getattr(e, field)
+                rows += list(prints)
+                owners += [e] * len(prints)
+        return (np.array(rows, np.float32) if rows else np.zeros((0, dim), np.float32)), owners

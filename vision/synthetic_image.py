@@ -29,6 +29,7 @@ from vision.clip_features import CLIP_DIM, CLIP_MODEL_ID, ClipImageEncoder
 from vision.detection_metrics import DetectionReport, evaluate_scores
 from vision.errors import VisionError
 from vision.faces import Box, FaceDetector, as_rgb, load_image
+from vision.training_files import files_in
 
 __all__ = ["IMAGE_EXTENSIONS", "PROBE_KINDS", "CROPS", "SyntheticImageProbe", "SyntheticImageScorer", "crop_face",
            "image_files", "train_probe", "load_image_probe"]
@@ -151,13 +152,7 @@ class SyntheticImageScorer:
 
 
 def image_files(folder: str | Path) -> list[Path]:
-    root = Path(folder)
-    if not root.is_dir():
-        raise VisionError(f"{root}: not a directory of images")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not files:
-        raise VisionError(f"{root}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-    return files
+    return files_in(folder, IMAGE_EXTENSIONS, "images")
 
 
 def _fit(x: np.ndarray, y: np.ndarray, kind: str, hidden: int, epochs: int, l2: float, seed: int) -> dict:

@@ -32,6 +32,7 @@ import numpy as np
 from liveguard.errors import ModelError
 from vision.detection_metrics import DetectionReport, evaluate_scores
 from vision.errors import VisionError
+from vision.training_files import files_in
 
 __all__ = ["SAMPLE_RATE", "AUDIO_EXTENSIONS", "VoiceNetConfig", "build_voice_net", "SyntheticVoiceModel",
            "load_audio", "audio_files", "crops", "train_voice_model", "load_voice_model"]
@@ -137,13 +138,7 @@ def load_audio(path: str | Path) -> np.ndarray:
 
 
 def audio_files(folder: str | Path) -> list[Path]:
-    root = Path(folder)
-    if not root.is_dir():
-        raise VisionError(f"{root}: not a directory of audio files")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
-    if not files:
-        raise VisionError(f"{root}: no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))})")
-    return files
+    return files_in(folder, AUDIO_EXTENSIONS, "audio files")
 
 
 def crops(audio: np.ndarray, segment_s: float, hop_s: float | None = None) -> np.ndarray:
