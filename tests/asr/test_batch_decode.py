@@ -19,6 +19,13 @@ def _ts(tokenizer, seconds):
     return tokenizer.timestamp_begin + int(round(seconds / 0.02))
 
 
+class AllSpeech:
+    """A VAD that hears speech everywhere (the engine under test decides where words are)."""
+
+    def spans(self, audio):
+        return [(0, len(audio))]
+
+
 def test_split_segments_cuts_at_timestamp_pairs(tokenizer):
     hello, world = tokenizer.encode(" hello there"), tokenizer.encode(" best tea")
     tokens = [_ts(tokenizer, 0.0), *hello, _ts(tokenizer, 1.5), _ts(tokenizer, 1.5), *world, _ts(tokenizer, 3.2)]
@@ -102,10 +109,6 @@ def test_transcriber_continues_where_whisper_stopped_short(tiny_whisper):
             return [ChunkResult("en", [RawSegment(0.0, min(5.0, len(c) / SAMPLE_RATE), f"part{len(self.calls)}")],
                                 -0.2, 0.0, 1.0, 0.0) for c in chunks]
 
-    class AllSpeech:
-        def spans(self, audio):
-            return [(0, len(audio))]
-
     engine = StopsAtFive()
     rng = np.random.default_rng(3)
     window = Window("s", 0, 100.0, rng.normal(0, 0.1, 12 * SAMPLE_RATE).astype(np.float32))
@@ -160,10 +163,6 @@ def test_rests_of_several_windows_share_one_input():
             self.calls.append(([len(c) / SAMPLE_RATE for c in chunks], opts.language))
             return [ChunkResult("en", [RawSegment(0.0, min(5.0, len(c) / SAMPLE_RATE), f"part{len(self.calls)}")],
                                 -0.2, 0.0, 1.0, 0.0) for c in chunks]
-
-    class AllSpeech:
-        def spans(self, audio):
-            return [(0, len(audio))]
 
     engine = StopsAtFive()
     rng = np.random.default_rng(5)
