@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-import numpy as np
 
 from .listing import Listing, check_listing, confirmed_origin
 from .rules import RuleDetector
@@ -90,12 +89,11 @@ class CombinedDetector:
         for t in texts:
             if len(t) > MAX_TEXT_CHARS:
                 raise ValueError(f"text has {len(t)} characters, more than {MAX_TEXT_CHARS}; split it into sentences")
-        probs = self.classifier.proba(list(texts)) if self.classifier is not None and n else np.zeros((n, 0))
+        model_hits = self._model_hits(list(texts))
         out = []
         for i, text in enumerate(texts):
             hits: list[ClaimHit] = list(self.rules.detect(text, langs[i])) if self.rules is not None else []
-            if self.classifier is not None:
-                hits += self.classifier.hits_from_proba(text, probs[i], combined=self.rules is not None)
+            hits += model_hits[i]
             evidence: dict[str, str] = {}
             listing = listings[i]
             if listing is not None and self.use_listing:
@@ -108,6 +106,19 @@ class CombinedDetector:
                     hits = [h for h in hits if h.label != "false_origin_cert"]
             out.append(_summarise(text, hits, evidence))
         return out
+
+    def _model_hits(self, texts: list[str]) -> list[list[ClaimHit]]:
+        """The classifier's hits per text, in one batch (none without a classifier)."""
+        if self.classifier is None or not texts:
+            return [[] for _ in texts]
+        combined = self.rules is not None
+        if hasattr(self.classifier, "hits_batch"):  # the fine-tuned model: spans from its attention
+            return self.classifier.hits_batch(texts, combined=combined)
+        probs = self.classifier.proba(texts)
+        return [self.classifier.hits_from_proba(t, probs[i], combined=combined) for i, t in enumerate(texts)]
+
+    def detect_batch(self, texts: Sequence[str], langs: Sequence[str | None] | None = None) -> list[list[ClaimHit]]:
+        return [list(c.hits) for c in self.classify_batch(texts, langs)]
 
     def classify(self, text: str, lang: str | None = None, listing: Listing | None = None) -> Classification:
         return self.classify_batch([text], [lang], [listing])[0]

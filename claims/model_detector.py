@@ -1,0 +1,158 @@
+"""The fine-tuned claims model as a ClaimDetector: batched int8 inference, calibrated scores, spans.
+
+Per sentence: normalise (claims.normalize: evasion undone, with a map back to the words as
+written) -> e5 tokens -> ClaimsNet -> per label a logit, Platt-scaled to a calibrated
+probability, and the label's attention over the tokens. A label fires at its threshold (the
+model alone) or its combined threshold (added to the rules, the product default). The hit's
+span is the smallest run of tokens holding half the label's attention (at most MAX_SPAN_TOKENS
+around the peak), mapped back to the original text: the words that drove the decision.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from liveguard.errors import ModelError
+
+from .normalize import normalize
+from .taxonomy import LABELS
+from .types import ClaimHit
+
+__all__ = ["ModelDetector", "ModelOutput", "predict", "attention_span"]
+
+BATCH = 64
+MAX_SPAN_TOKENS = 12
+ATTENTION_MASS = 0.5
+
+
+@dataclass
+class ModelOutput:
+    logits: np.ndarray                  # (n, L)
+    attention: list[np.ndarray]          # per text, (T_i, L) over its tokens (specials included)
+    spans: list[list[tuple[int, int]]]   # per text, per token: [start, end) in the normalised text
+    norms: list                          # per text, its claims.normalize result
+
+
+def predict(net, tokenizer, texts: Sequence[str], max_length: int = 128, batch: int = BATCH) -> ModelOutput:
+    """Run the network over `texts` in length-sorted batches (less padding); results in input order."""
+    import torch
+
+    norms = [normalize(t) for t in texts]
+    enc = tokenizer.encode([n.text for n in norms], max_length=max_length)
+    lengths = enc.mask.sum(1)
+    order = np.argsort(lengths, kind="stable")
+    n_labels = net.out_b.shape[0]
+    logits = np.zeros((len(texts), n_labels), np.float32)
+    attention: list[np.ndarray] = [np.zeros((0, n_labels), np.float32)] * len(texts)
+    with torch.inference_mode():
+        for i in range(0, len(texts), batch):
+            idx = order[i:i + batch]
+            T = int(lengths[idx].max())
+            ids = torch.from_numpy(enc.ids[idx, :T])
+            mask = torch.from_numpy(enc.mask[idx, :T])
+            z, a = net(ids, mask)
+            logits[idx] = z.float().numpy()
+            a = a.float().numpy()
+            for row, j in enumerate(idx):
+                attention[j] = a[row, :int(lengths[j])]
+    return ModelOutput(logits, attention, enc.spans, norms)
+
+
+def attention_span(att: np.ndarray, token_spans: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+    """[start, end) in the normalised text covered by the tokens holding ATTENTION_MASS of `att`
+    (one label's attention over the tokens), kept within MAX_SPAN_TOKENS of the peak."""
+    real = [i for i, (a, b) in enumerate(token_spans) if b > a]
+    if not real:
+        return None
+    w = np.array([att[i] for i in real], np.float64)
+    w = w / w.sum() if w.sum() > 0 else np.full(len(real), 1 / len(real))
+    peak = int(np.argmax(w))
+    chosen, mass = [], 0.0
+    for k in np.argsort(-w):
+        if abs(int(k) - peak) > MAX_SPAN_TOKENS // 2:
+            continue
+        chosen.append(int(k))
+        mass += w[k]
+        if mass >= ATTENTION_MASS or len(chosen) >= MAX_SPAN_TOKENS:
+            break
+    lo, hi = min(chosen), max(chosen)
+    return token_spans[real[lo]][0], token_spans[real[hi]][1]
+
+
+class ModelDetector:
+    """ClaimDetector over a ClaimsNet. `load()` reads the built model from the cache (or a directory)."""
+
+    def __init__(self, net, tokenizer, meta: dict, quantize: bool = True):
+        from .model import quantize_for_cpu
+
+        self.labels = tuple(meta["labels"])
+        unknown = set(self.labels) - set(LABELS)
+        if unknown:
+            raise ModelError(f"claims model labels are not taxonomy ids: {sorted(unknown)}")
+        self.net = quantize_for_cpu(net) if quantize else net
+        self.tokenizer = tokenizer
+        self.meta = meta
+        self.max_length = int(meta.get("max_length", 128))
+        platt = meta.get("platt") or {}
+        self.platt_a = np.array([platt.get(lab, [1.0, 0.0])[0] for lab in self.labels], np.float32)
+        self.platt_b = np.array([platt.get(lab, [1.0, 0.0])[1] for lab in self.labels], np.float32)
+        self.thresholds = np.array([meta["thresholds"].get(lab, 1.01) for lab in self.labels], np.float32)
+        self.combined_thresholds = np.array([meta["combined_thresholds"].get(lab, 1.01) for lab in self.labels],
+                                            np.float32)
+        self.name = f"model:{meta.get('name', 'e5-claims')}@{meta.get('version', '1')}"
+
+    @classmethod
+    def load(cls, model_dir: str | Path | None = None, quantize: bool = True) -> "ModelDetector":
+        from models.e5_convert import read_e5
+
+        from .encoder import E5Tokenizer
+        from .model import load_claims_net
+
+        from .build_model import check_built, claims_model_dir
+
+        if model_dir is None:
+            model_dir = claims_model_dir()
+            check_built(model_dir)  # a stale default build is refused, with the command that fixes it
+        ckpt = read_e5(words="q4")
+        net, meta = load_claims_net(model_dir, ckpt)
+        return cls(net, E5Tokenizer.from_checkpoint(ckpt), meta, quantize=quantize)
+
+    def calibrated(self, logits: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-np.clip(self.platt_a * logits + self.platt_b, -30, 30)))
+
+    def run(self, texts: Sequence[str]) -> tuple[np.ndarray, ModelOutput]:
+        out = predict(self.net, self.tokenizer, texts, self.max_length)
+        return self.calibrated(out.logits), out
+
+    def proba(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, len(self.labels)), np.float32)
+        return self.run(texts)[0]
+
+    def hits_batch(self, texts: Sequence[str], combined: bool = False) -> list[list[ClaimHit]]:
+        """Hits per text; `combined`: the thresholds for adding to the rules."""
+        if not texts:
+            return []
+        probs, out = self.run(texts)
+        th = self.combined_thresholds if combined else self.thresholds
+        result = []
+        for i, text in enumerate(texts):
+            hits = []
+            for j in np.flatnonzero(probs[i] >= th):
+                span = attention_span(out.attention[i][:, j], out.spans[i])
+                if span is None:
+                    continue
+                s, e = out.norms[i].to_original(*span)
+                if e <= s:
+                    continue
+                lab = self.labels[j]
+                hits.append(ClaimHit(label=lab, start=s, end=e, text=text[s:e], score=round(float(probs[i, j]), 4),
+                                     decided_by=self.name, legal_basis=LABELS[lab].legal_basis))
+            result.append(hits)
+        return result
+
+    def detect(self, text: str, lang: str | None = None) -> list[ClaimHit]:
+        return self.hits_batch([text])[0]
