@@ -18,7 +18,7 @@ Policy (per sentence):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 
@@ -89,11 +89,11 @@ class CombinedDetector:
         for t in texts:
             if len(t) > MAX_TEXT_CHARS:
                 raise ValueError(f"text has {len(t)} characters, more than {MAX_TEXT_CHARS}; split it into sentences")
-        model_hits = self._model_hits(list(texts))
+        rule_hits = [list(self.rules.detect(t, langs[i])) if self.rules is not None else [] for i, t in enumerate(texts)]
+        model_hits = self._model_hits(list(texts), rule_hits)
         out = []
         for i, text in enumerate(texts):
-            hits: list[ClaimHit] = list(self.rules.detect(text, langs[i])) if self.rules is not None else []
-            hits += model_hits[i]
+            hits = rule_hits[i] + model_hits[i]
             evidence: dict[str, str] = {}
             listing = listings[i]
             if listing is not None and self.use_listing:
@@ -104,14 +104,24 @@ class CombinedDetector:
                     hits = [h for h in hits if h.label != "medical_claim_non_drug"]
                 if confirmed_origin(text, listing):
                     hits = [h for h in hits if h.label != "false_origin_cert"]
+            if any(h.label == "health_food_overclaim" for h in hits):
+                # health food said to treat disease: Art. 18's label, not also Art. 17's (corpus convention)
+                hits = [h for h in hits if h.label != "medical_claim_non_drug"]
             out.append(_summarise(text, hits, evidence))
         return out
 
-    def _model_hits(self, texts: list[str]) -> list[list[ClaimHit]]:
-        """The classifier's hits per text, in one batch (none without a classifier)."""
+    def _model_hits(self, texts: list[str], rule_hits: list[list[ClaimHit]]) -> list[list[ClaimHit]]:
+        """The classifier's hits per text, in one batch (none without a classifier). With the
+        fine-tuned model and the rules, the combined decision (`stack`) may also drop rule hits
+        in place (their label vetoed) and sets each kept label's score to the combined probability."""
         if self.classifier is None or not texts:
             return [[] for _ in texts]
         combined = self.rules is not None
+        if combined and hasattr(self.classifier, "stack"):
+            stacked = self.classifier.stack(texts, [{h.label for h in hits} for hits in rule_hits])
+            for hits, res in zip(rule_hits, stacked):
+                hits[:] = [replace(h, score=res.scores.get(h.label, h.score)) for h in hits if h.label not in res.veto]
+            return [res.add for res in stacked]
         if hasattr(self.classifier, "hits_batch"):  # the fine-tuned model: spans from its attention
             return self.classifier.hits_batch(texts, combined=combined)
         probs = self.classifier.proba(texts)
@@ -140,6 +150,9 @@ class ListingDetector:
 
     def detect(self, text: str, lang: str | None = None) -> list[ClaimHit]:
         return list(self.combined.classify(text, lang, self.listing).hits)
+
+    def detect_batch(self, texts: Sequence[str], langs: Sequence[str | None] | None = None) -> list[list[ClaimHit]]:
+        return [list(c.hits) for c in self.combined.classify_batch(texts, langs, [self.listing] * len(texts))]
 
 
 def load_listing(path) -> Listing:

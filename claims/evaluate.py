@@ -198,3 +198,12 @@ def load_items(path: str | Path) -> list[EvalItem]:
     if not items:
         raise ConfigError(f"{path}: no items")
     return items
+
+
+def evaluate_by(items: Sequence[EvalItem], pred: Sequence[Iterable[str]], key) -> dict[str, EvalReport]:
+    """One report per group of items (`key(item)` names the group, e.g. its writer or kind)."""
+    groups: dict[str, list[int]] = {}
+    for i, it in enumerate(items):
+        groups.setdefault(str(key(it)), []).append(i)
+    return {g: evaluate([items[i].labels for i in idx], [pred[i] for i in idx], kinds=[items[i].kind for i in idx])
+            for g, idx in sorted(groups.items())}

@@ -118,21 +118,37 @@ def train_net(items: Sequence[EvalItem], opts: FinetuneOptions, ckpt, tokenizer,
     return net, {"epoch_losses": losses, "train_seconds": round(time.perf_counter() - t0, 1)}
 
 
-def fit_platt(z: np.ndarray, y: np.ndarray, steps: int = 300) -> tuple[float, float]:
-    """(a, b) minimising the log-loss of sigmoid(a z + b) on one label; a kept >= 0.05."""
+def fit_logit(X: np.ndarray, y: np.ndarray, init: np.ndarray, l2: float = 1e-2, steps: int = 100) -> np.ndarray:
+    """Weights w minimising the log-loss of sigmoid(X w) (+ a little L2) by Newton steps; the first
+    weight (the model logit's) kept >= 0.05, so a higher logit never lowers the score."""
+    w = init.astype(np.float64).copy()
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-np.clip(X @ w, -30, 30)))
+        g = X.T @ (p - y) + l2 * w
+        H = (X * (p * (1 - p) + 1e-6)[:, None]).T @ X + l2 * np.eye(len(w))
+        step = np.linalg.solve(H, g)
+        w -= step
+        w[0] = max(w[0], 0.05)
+        if np.abs(step).sum() < 1e-7:
+            break
+    return w
+
+
+def fit_platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(a, b) of the calibrated probability sigmoid(a z + b) for one label."""
     if y.sum() == 0 or y.sum() == len(y):
         return 1.0, 0.0
-    a, b = 1.0, 0.0
-    for _ in range(steps):  # Newton steps on two parameters
-        p = 1 / (1 + np.exp(-np.clip(a * z + b, -30, 30)))
-        g = np.array([((p - y) * z).sum(), (p - y).sum()])
-        w = p * (1 - p) + 1e-6
-        H = np.array([[(w * z * z).sum(), (w * z).sum()], [(w * z).sum(), w.sum()]]) + 1e-3 * np.eye(2)
-        da, db = np.linalg.solve(H, g)
-        a, b = max(a - da, 0.05), b - db
-        if abs(da) + abs(db) < 1e-7:
-            break
+    a, b = fit_logit(np.stack([z, np.ones_like(z)], 1), y, np.array([1.0, 0.0]))
     return float(a), float(b)
+
+
+def fit_stack(z: np.ndarray, r: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(a, c, b) of sigmoid(a z + c r + b): the model's logit and the rules' verdict (0/1) as one
+    calibrated probability, so each weighs in as far as it held up on held-out writers."""
+    if y.sum() == 0 or y.sum() == len(y):
+        return 1.0, 4.0, 0.0
+    a, c, b = fit_logit(np.stack([z, r, np.ones_like(z)], 1), y, np.array([1.0, 2.0, 0.0]))
+    return float(a), float(c), float(b)
 
 
 def fpr_thresholds(P: np.ndarray, Y: np.ndarray, target_fpr: float, base: np.ndarray | None = None) -> np.ndarray:
@@ -195,9 +211,13 @@ def calibrate(net, tokenizer, items: Sequence[EvalItem], rules, opts: FinetuneOp
     P = 1 / (1 + np.exp(-np.clip(a * out.logits + b, -30, 30)))
     R = np.array([[1.0 if lab in {h.label for h in rules.detect(it.text, it.lang)} else 0.0 for lab in labels]
                   for it in items], np.float32)
+    stack = {lab: fit_stack(out.logits[:, j], R[:, j], Y[:, j]) for j, lab in enumerate(labels)}
+    S = np.stack([1 / (1 + np.exp(-np.clip(stack[lab][0] * out.logits[:, j] + stack[lab][1] * R[:, j]
+                                               + stack[lab][2], -30, 30))) for j, lab in enumerate(labels)], 1)
     alone = fpr_thresholds(P, Y, opts.target_fpr)
-    combined = fpr_thresholds(P, Y, opts.target_fpr, base=R)
+    combined = fpr_thresholds(S, Y, opts.target_fpr)
     return {"platt": {lab: [round(v[0], 5), round(v[1], 5)] for lab, v in platt.items()},
+            "stack": {lab: [round(v, 5) for v in w] for lab, w in stack.items()},
             "thresholds": {lab: round(float(t), 3) for lab, t in zip(labels, alone)},
             "combined_thresholds": {lab: round(float(t), 3) for lab, t in zip(labels, combined)}}
 

@@ -16,12 +16,16 @@ from liveguard.errors import ConfigError
 
 __all__ = ["add_claims_parser", "add_claims_bench_parser"]
 
-DETECTORS = ("rules", "classifier", "combined")
+# rules: the rules (+ listing checks); model: the fine-tuned claims model alone; combined: both (the
+# product default, what scan and monitor run); classifier: a legacy e5 head (--head) or a user's
+# transformers checkpoint (--hf-checkpoint) alone. With --head/--hf-checkpoint, combined uses that one.
+DETECTORS = ("rules", "model", "combined", "classifier")
 BATCH_LINES = 64          # classify embeds this many lines at a time
 MAX_LINE_CHARS = 100_000  # a stdin line longer than this is refused before JSON parsing
 
 
-def _build_detector(kind: str, rules_files: list[str] | None, head: str | None, hf_checkpoint: str | None):
+def _build_detector(kind: str, rules_files: list[str] | None, head: str | None, hf_checkpoint: str | None,
+                    model_dir: str | None = None):
     from claims import CombinedDetector, RuleDetector, RuleSet
     from claims.rules import RuleFileError
 
@@ -32,7 +36,11 @@ def _build_detector(kind: str, rules_files: list[str] | None, head: str | None, 
         except RuleFileError as exc:
             raise ConfigError(str(exc)) from exc
     model = None
-    if kind in ("classifier", "combined"):
+    if kind == "model" or (kind == "combined" and not head and not hf_checkpoint):
+        from claims.defaults import LazyModel
+
+        model = LazyModel(model_dir).load()
+    elif kind in ("classifier", "combined"):
         if hf_checkpoint:
             from claims.hf_classifier import HFClassifierDetector
 
@@ -123,7 +131,7 @@ def classify_stream(detector, inp, out: IO[str]) -> tuple[int, int]:
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:
-    detector = _build_detector(args.detector, args.rules, args.head, args.hf_checkpoint)
+    detector = _build_detector(args.detector, args.rules, args.head, args.hf_checkpoint, args.model_dir)
     if args.input:
         try:
             inp = open(args.input, "rb")
@@ -160,7 +168,15 @@ def run_eval(path: str, detector) -> tuple[object, list]:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from claims.evaluate import format_table
 
-    detector = _build_detector(args.detector, args.rules, args.head, args.hf_checkpoint)
+    detector = _build_detector(args.detector, args.rules, args.head, args.hf_checkpoint, args.model_dir)
+    if args.from_db:
+        from liveguard.claims_feedback import drift_report, format_drift
+
+        rep = drift_report(args.from_db, detector)
+        print(json.dumps(rep, indent=1) if args.json else format_drift(rep))
+        return 0
+    if not args.file:
+        raise ConfigError("give a labelled JSON-lines file, or --from-db URL")
     report, _ = run_eval(args.file, detector)
     if args.json:
         print(json.dumps({"detector": args.detector, "name": detector.name, **report.to_dict()}, indent=1))
@@ -182,8 +198,9 @@ def _repo_relative(path: str) -> str:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from claims.evaluate import load_items
-    from claims.train import data_hash
 
+    if args.backend == "e5-ft":
+        return _train_finetuned(args)
     items = load_items(args.data)
     if args.backend == "hf":
         if not args.init:
@@ -191,20 +208,73 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from claims.hf_classifier import HFTrainOptions, train_hf
 
         out = Path(args.out or "claims-hf-model")
-        opts = HFTrainOptions(epochs=args.epochs or 3, lr=args.lr or 5e-5, seed=args.seed)
+        opts = HFTrainOptions(epochs=args.epochs or 3, lr=args.lr or 5e-5, seed=args.seed or 7)
         report = train_hf(args.init, items, out, opts)
         print(json.dumps(report, indent=1))
         return 0
     from claims.classifier import DEFAULT_HEAD, TrainOptions
-    from claims.train import train_head
+    from claims.train import data_hash, train_head
 
     opts = TrainOptions(**{k: v for k, v in (("epochs", args.epochs), ("lr", args.lr)) if v})
     from claims import RuleDetector
 
-    head, report = train_head(items, opts=opts, seed=args.seed, rules=RuleDetector())
+    head, report = train_head(items, opts=opts, seed=args.seed or 7, rules=RuleDetector())
     head.meta.update({"train_data": _repo_relative(args.data), "train_data_sha256": data_hash(args.data)})
     out = head.save(args.out or DEFAULT_HEAD)
     print(json.dumps({"head": str(out), **report}, indent=1))
+    return 0
+
+
+def _train_finetuned(args: argparse.Namespace) -> int:
+    """The default model: fine-tuned e5 from the corpus (into the cache), or with moderators'
+    decisions from a service database added (--from-db, into --out)."""
+    from dataclasses import replace
+
+    from claims import RuleDetector
+    from claims.build_model import prepare_claims_model
+    from claims.corpus import items
+    from claims.finetune import FinetuneOptions, finetune
+    from claims.model import save_claims_net
+
+    opts = FinetuneOptions()
+    changes = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr), ("seed", args.seed),
+                                 ("layers", args.layers)) if v}
+    opts = replace(opts, **changes)
+    log = (lambda msg: print(msg, file=sys.stderr))
+    if not args.from_db and not args.out:
+        if changes:
+            raise ConfigError("the cached default model is built with the default options; give --out DIR "
+                              "to train with other options")
+        out = prepare_claims_model(force=True, log=log)
+        print(json.dumps({"model_dir": str(out)}, indent=1))
+        return 0
+    if not args.out:
+        raise ConfigError("--from-db trains a model of your own: give --out DIR (then scan/monitor "
+                          "--claims-model DIR); the cached default stays the reproducible one")
+    train = items("train")
+    extra = []
+    if args.from_db:
+        from liveguard.claims_feedback import feedback_items
+
+        extra = feedback_items(args.from_db)
+        log(f"claims train: {len(extra)} sentences from moderators' decisions in {args.from_db} "
+            f"({sum(1 for it in extra if it.labels)} confirmed, {sum(1 for it in extra if not it.labels)} "
+            f"dismissed -> hard negatives)")
+    net, meta = finetune(train + extra, items("calib"), RuleDetector(), opts, log=log)
+    meta.update(name="claims-e5-custom", version="1", from_db_items=len(extra))
+    save_claims_net(net, meta, args.out)
+    print(json.dumps({"model_dir": str(args.out), "n_fit": meta["n_fit"], "from_db_items": len(extra)}, indent=1))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from claims.corpus import BUILD_DIR
+    from liveguard.claims_report import format_report, main_json, run_report
+
+    files = args.files or [str(BUILD_DIR / "test.jsonl"), str(BUILD_DIR / "template_test.jsonl")]
+    detectors = {name: _build_detector(name, args.rules, None, None, args.model_dir) for name in args.detector}
+    report = run_report(files, detectors)
+    print(main_json(report) if args.json else format_report(report))
     return 0
 
 
@@ -221,6 +291,7 @@ def add_claims_parser(subparsers) -> None:
         p.add_argument("--rules", nargs="+", help="rule files to use instead of the bundled ones")
         p.add_argument("--head", help="classifier head .npz (default: the bundled claims/data/head.npz)")
         p.add_argument("--hf-checkpoint", help="use a fine-tuned transformers checkpoint directory as the classifier")
+        p.add_argument("--model-dir", help="a claims model directory (default: the built one in the cache)")
 
     k = csub.add_parser("classify", help='JSON lines {"text", "listing"?, "lang"?} on stdin -> one result per line')
     detector_opts(k, "combined")
@@ -230,19 +301,38 @@ def add_claims_parser(subparsers) -> None:
     k.set_defaults(func=_cmd_classify)
 
     e = csub.add_parser("eval", help='per-label precision/recall/F1 on labelled JSON lines {"text", "labels"}')
-    e.add_argument("file", help=f"labelled JSON lines (e.g. {DEFAULT_OUT / 'test.jsonl'})")
+    e.add_argument("file", nargs="?", help=f"labelled JSON lines (e.g. {DEFAULT_OUT / 'test.jsonl'})")
+    e.add_argument("--from-db", metavar="URL", help="instead of a file: the detector against moderators' confirmed "
+                   "and dismissed flags in this service database, per month (drift)")
     detector_opts(e, "combined")
     e.add_argument("--json", action="store_true", help="machine-readable output")
     e.set_defaults(func=_cmd_eval)
 
-    t = csub.add_parser("train", help="train the classifier head (default) or fine-tune a transformers checkpoint")
-    t.add_argument("--data", default=str(DEFAULT_OUT / "train.jsonl"), help="labelled train JSON lines")
-    t.add_argument("--backend", choices=["e5-head", "hf"], default="e5-head")
-    t.add_argument("--out", help="head .npz (e5-head; default: the bundled one) or output directory (hf)")
+    r = csub.add_parser("report", help="rules, the model and both side by side on the held-out splits "
+                        "(per kind, per label, per writer)")
+    r.add_argument("files", nargs="*", help="labelled JSON lines (default: the corpus's held-out test and "
+                   "template-test splits)")
+    r.add_argument("--detector", nargs="+", choices=["rules", "model", "combined"], default=["rules", "model", "combined"])
+    r.add_argument("--rules", nargs="+", help="rule files to use instead of the bundled ones")
+    r.add_argument("--model-dir", help="a claims model directory (default: the built one in the cache)")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=_cmd_report)
+
+    t = csub.add_parser("train", help="fine-tune the claims model (default: rebuild the cached default from "
+                        "claims/data/corpus), or a legacy e5 head / a transformers checkpoint")
+    t.add_argument("--backend", choices=["e5-ft", "e5-head", "hf"], default="e5-ft",
+                   help="e5-ft: fine-tuned e5 (the product's model); e5-head: frozen e5 + linear head; "
+                   "hf: your transformers checkpoint")
+    t.add_argument("--data", default=str(DEFAULT_OUT / "train.jsonl"), help="e5-head/hf: labelled train JSON lines")
+    t.add_argument("--from-db", metavar="URL", help="e5-ft: add confirmed (positive) and dismissed (hard negative) "
+                   "flags of this service database to the training data (needs --out)")
+    t.add_argument("--out", help="e5-ft: model directory (default: rebuild the cache's); e5-head: head .npz; "
+                   "hf: output directory")
     t.add_argument("--init", help="hf: checkpoint directory to start from")
+    t.add_argument("--layers", type=int, help="e5-ft: e5 layers to keep and fine-tune (default 6)")
     t.add_argument("--epochs", type=int)
     t.add_argument("--lr", type=float)
-    t.add_argument("--seed", type=int, default=7)
+    t.add_argument("--seed", type=int)
     t.set_defaults(func=_cmd_train)
 
 

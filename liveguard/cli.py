@@ -22,18 +22,21 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from asr import AsrOptions, DecodeOptions, Transcriber, load_whisper
-    from claims import RuleDetector, RuleSet
+    from claims import RuleSet
+    from claims.defaults import make_detector
     from ingest import WindowOptions, probe
     from liveguard.report import scan_records, summary_table, write_records
     from pipeline import collect_inputs, scan_file
 
     # rule and listing files first: a bad one is an error before any work starts
     ruleset = RuleSet.from_files(args.rules) if args.rules else RuleSet.load_default()
-    detector = RuleDetector(ruleset)
+    listing = None
     if args.listing:  # the product on sale: contradictions and category-aware checks join the rules
-        from claims import ListingDetector, load_listing
+        from claims import load_listing
 
-        detector = ListingDetector(load_listing(args.listing), rules=detector)
+        listing = load_listing(args.listing)
+    # rules + the fine-tuned model (loaded now: a missing build is an error before any work)
+    detector = make_detector(args.claims, ruleset, listing)
     paths = collect_inputs(args.paths, all_files=args.all_files)
     if not paths:
         print("error: no media files found in " + " ".join(args.paths), file=sys.stderr)
@@ -135,9 +138,15 @@ def _cmd_models(args: argparse.Namespace) -> int:
             print(f"{spec.name:14s} {spec.task:5s} {spec.model_id:34s} {spec.license:6s} {spec.source}")
         print(f"cache: {cache_dir()}")
         return 0
-    names = args.names or [s.name for s in REGISTRY.values() if s.fmt == "ct2-whisper"]
+    names = args.names or [s.name for s in REGISTRY.values() if s.fmt in ("ct2-whisper", "trained")]
     for name in names:
-        path = prepare(name, force=args.force)
+        if name in REGISTRY and REGISTRY[name].fmt == "trained":
+            # the fine-tuned claims model: trained from claims/data/corpus on this machine (minutes)
+            from claims.build_model import prepare_claims_model
+
+            path = prepare_claims_model(force=args.force, log=lambda m: print(m, file=sys.stderr))
+        else:
+            path = prepare(name, force=args.force)
         if not args.quiet:
             print(f"{name}: {path}")
     return 0
@@ -182,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=8, help="windows per Whisper call")
     s.add_argument("--frame-fps", type=float, default=1.0, help="video frames sampled per second (0: none)")
     s.add_argument("--rules", nargs="+", help="rule files to use instead of the bundled ones")
+    s.add_argument("--claims", choices=["combined", "rules"], default="combined",
+                   help="claims detector: the rules and the fine-tuned model together (default), or the rules alone")
     s.add_argument("--listing", help="JSON listing of the product on sale (category, material, origin, "
                                      "certifications, price(s), stock): spoken and on-screen claims that contradict "
                                      "it are flagged (claim_contradicts_listing)")

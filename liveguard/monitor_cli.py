@@ -51,18 +51,17 @@ class VisualCheckers:
         self.per_stream[stream_id] = {**self.defaults, "account": None, "listing": listing, "live": True}
 
     def __call__(self, stream_id: str):
-        from claims import RuleDetector
+        from claims.defaults import make_detector
         from liveguard.cli import _visual_factory
         from liveguard.synthetic_cli import with_synthetic
 
         values = self.per_stream[stream_id]
-        detector = RuleDetector()
         listing = values.get("listing")
         if listing:  # on-screen text is checked against the stream's listing too (a file or a dict)
-            from claims import Listing, ListingDetector, load_listing
+            from claims import Listing, load_listing
 
             listing = Listing.from_dict(listing) if isinstance(listing, dict) else load_listing(listing)
-            detector = ListingDetector(listing, rules=detector)
+        detector = make_detector(values.get("claims") or "combined", listing=listing or None)
         return with_synthetic(argparse.Namespace(**values), detector, _visual_factory)(stream_id)
 
 
@@ -95,9 +94,10 @@ def _per_stream(values: list[str] | None, stream_ids: list[str], option: str) ->
 def _listing_detectors(args: argparse.Namespace, stream_ids: list[str]) -> dict:
     """Stream id -> claims detector with that stream's product listing (bad files fail here, at
     start, with the file named)."""
-    from claims import ListingDetector, load_listing
+    from claims import load_listing
+    from claims.defaults import make_detector
 
-    return {sid: ListingDetector(load_listing(path)) for sid, path in
+    return {sid: make_detector(args.claims, listing=load_listing(path)) for sid, path in
             zip(stream_ids, _per_stream(args.listing, stream_ids, "--listing")) if path}
 
 
@@ -138,6 +138,7 @@ class _ServiceSync:
         import os
 
         self.url, self.poll_s = args.from_service, args.poll_s
+        self.claims = args.claims
         self.key = os.environ.get(args.key_env, "")
         self.latest: dict | None = None  # stream id -> ServiceStream, from the last good poll
         self.next_poll = 0.0
@@ -166,7 +167,8 @@ class _ServiceSync:
                 return
         if self.latest is None:
             return
-        from claims import Listing, ListingDetector, ListingError
+        from claims import Listing, ListingError
+        from claims.defaults import make_detector
         from pipeline.ray_monitor import StreamSpec
 
         for sid, stream in self.latest.items():
@@ -175,7 +177,7 @@ class _ServiceSync:
             detector = None
             if stream.listing:
                 try:
-                    detector = ListingDetector(Listing.from_dict(stream.listing))
+                    detector = make_detector(self.claims, listing=Listing.from_dict(stream.listing))
                 except ListingError as exc:
                     mon.on_record({"type": "error", "source": sid, "message": f"listing ignored: {exc}"})
             if visual is not None:
@@ -208,6 +210,9 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             print(f"error: {found}", file=sys.stderr)
             return 1
     visual = _visual_for(args, [s.stream_id for s in specs])
+    from claims.defaults import make_detector
+
+    default_detector = make_detector(args.claims)  # rules + the fine-tuned model; a missing build fails here
     detectors = _listing_detectors(args, [s.stream_id for s in specs])
     out = open(args.out, "a", encoding="utf-8") if args.out else sys.stdout
     lock = threading.Lock()
@@ -230,7 +235,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     try:  # the output file is closed however the run ends (a failed start included)
         mon = RayMonitor(specs, Path(args.workdir), _monitor_options(args), model=args.model,
                          device=args.device, engine=args.engine, n_asr=args.asr_actors, asr_gpus=args.asr_gpus,
-                         on_record=on_record, visual=visual, detectors=detectors)
+                         on_record=on_record, visual=visual, detectors=detectors, detector=default_detector)
         if args.metrics_port:
             mon.metrics.serve(args.metrics_port)
         mon.start()
@@ -294,6 +299,8 @@ def add_monitor_parsers(sub, bench_sub) -> None:
                    "stream's faces and voices against it")
     m.add_argument("--account", nargs="+", help="the platform account of each stream (one for all, or one per URL)")
     m.add_argument("--ocr", action="store_true", help="read on-screen text: claims shown on screen and the AI label")
+    m.add_argument("--claims", choices=["combined", "rules"], default="combined",
+                   help="claims detector: the rules and the fine-tuned model together (default), or the rules alone")
     m.add_argument("--listing", nargs="+", help="JSON listing of the product on sale in each stream (one for all, or "
                                                 "one per URL): claims that contradict it are flagged")
     add_synthetic_scan_options(m)

@@ -4,14 +4,15 @@ Segments marked as hallucinations never produce findings. One finding per (segme
 when several rules agree, the most confident one is kept as the decider.
 
 Whisper ends a segment where the host pauses, and hosts pause inside a claim (「原价999，」 ...
-「今天只要99」, "Normally 1,099." ... "Today only 99."). So two consecutive segments less than
-`JOIN_GAP_S` apart are also checked together; a hit there counts only if it spans both segments and
-its label was not found in either alone (the finding then covers both).
+「今天只要99」, "Normally 1,099." ... "Today only 99."). So each segment is also checked with
+the one or two before it when the pauses are at most `JOIN_GAP_S`; a label found there counts only
+if none of those segments had it alone (the finding then covers them all). All checks of a batch
+of segments go to the detector at once (the claims model runs them as one batch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from asr.types import Segment
@@ -21,6 +22,7 @@ from claims.rules import LANGS
 __all__ = ["Finding", "find_claims", "JOIN_GAP_S"]
 
 JOIN_GAP_S = 1.5  # longest pause between two segments still read as one utterance
+CONTEXT_SEGMENTS = 2  # a segment is also checked with up to this many segments before it
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,16 @@ class Finding:
     asr_model: str
 
 
-def _best_hits(detector: ClaimDetector, text: str, lang: str) -> dict[str, object]:
+def detect_many(detector: ClaimDetector, texts: list[str], langs: list[str | None]) -> list[list]:
+    """Hits per text; one batch where the detector batches (the model), else one call per text."""
+    if hasattr(detector, "detect_batch"):
+        return detector.detect_batch(texts, langs)
+    return [detector.detect(t, lang) for t, lang in zip(texts, langs)]
+
+
+def _best(hits) -> dict[str, object]:
     best: dict[str, object] = {}
-    # Whisper now and then names another language for accented or noisy speech ("hu" for
-    # English): the text is still checked, against every language's rules.
-    for hit in detector.detect(text, lang if lang in LANGS else None):
+    for hit in hits:
         if hit.label not in best or hit.score > best[hit.label].score:
             best[hit.label] = hit
     return best
@@ -55,26 +62,56 @@ def _finding(source: str, t0: float, t1: float, hit, text: str, seg: Segment) ->
                    segment_text=text, lang=seg.lang, asr_model=seg.model_id)
 
 
+def _lang(seg: Segment) -> str | None:
+    # Whisper now and then names another language for accented or noisy speech ("hu" for
+    # English): the text is still checked, against every language's rules.
+    return seg.lang if seg.lang in LANGS else None
+
+
 def find_claims(segments: Iterable[Segment], detector: ClaimDetector, source: str,
-                previous: Segment | None = None) -> list[Finding]:
-    """Findings in `segments` (in time order). `previous`: the segment just before them, already
-    checked (live: the end of the last window), so a claim split across the two is still found."""
-    findings: list[Finding] = []
-    prev, prev_labels = previous, None
-    for seg in segments:
-        if seg.hallucination:
-            prev, prev_labels = None, None
+                previous: Segment | Sequence[Segment] | None = None) -> list[Finding]:
+    """Findings in `segments` (in time order). `previous`: the segment(s) just before them, already
+    checked (live: the end of the last window), so a claim split across them is still found.
+
+    Every segment is checked alone; then with the one before it, and with the two before it,
+    when each pause is at most JOIN_GAP_S. A joined check adds a label only when none of its
+    segments had it alone and no smaller join already reported it for these segments."""
+    if isinstance(previous, Segment):
+        previous = [previous]
+    before = [s for s in (previous or []) if not s.hallucination and s.text][-CONTEXT_SEGMENTS:]
+    segs = list(segments)
+    timeline = before + segs  # checks of the `before` part alone were done with the last batch
+    first_new = len(before)
+    chains: list[tuple[int, int]] = []  # (first, last) index into timeline, joined text checked
+    for i in range(first_new, len(timeline)):
+        if timeline[i].hallucination:
             continue
-        best = _best_hits(detector, seg.text, seg.lang)
-        for hit in best.values():
-            findings.append(_finding(source, seg.t0, seg.t1, hit, seg.text, seg))
-        if prev is not None and not prev.hallucination and prev.text and 0 <= seg.t0 - prev.t1 <= JOIN_GAP_S:
-            if prev_labels is None:
-                prev_labels = set(_best_hits(detector, prev.text, prev.lang))
-            joined = f"{prev.text} {seg.text}"
-            cut = len(prev.text)
-            for label, hit in _best_hits(detector, joined, seg.lang).items():
-                if hit.start < cut < hit.end and label not in best and label not in prev_labels:
-                    findings.append(_finding(source, prev.t0, seg.t1, hit, joined, seg))
-        prev, prev_labels = seg, set(best)
+        chains.append((i, i))
+        j = i
+        while j > 0 and i - j < CONTEXT_SEGMENTS and _joinable(timeline[j - 1], timeline[j]):
+            j -= 1
+            chains.append((j, i))
+    for k in range(first_new):  # labels of the earlier segments alone, for the joined checks
+        chains.append((k, k))
+    texts = [" ".join(timeline[x].text for x in range(a, b + 1)) for a, b in chains]
+    results = detect_many(detector, texts, [_lang(timeline[b]) for _, b in chains])
+    alone = {a: _best(hits) for (a, b), hits in zip(chains, results) if a == b}
+    findings: list[Finding] = []
+    covered: dict[str, set[int]] = {}  # label -> segments a joined finding already covers
+    for (a, b), hits, text in sorted(zip(chains, results, texts), key=lambda c: (c[0][1], c[0][1] - c[0][0])):
+        seg = timeline[b]
+        if a == b:
+            if b >= first_new:
+                findings += [_finding(source, seg.t0, seg.t1, hit, seg.text, seg) for hit in alone[b].values()]
+            continue
+        span = set(range(a, b + 1))
+        for label, hit in _best(hits).items():
+            if any(label in alone.get(x, {}) for x in span) or span & covered.get(label, set()):
+                continue
+            covered.setdefault(label, set()).update(span)
+            findings.append(_finding(source, timeline[a].t0, seg.t1, hit, text, seg))
     return findings
+
+
+def _joinable(prev: Segment, seg: Segment) -> bool:
+    return not prev.hallucination and bool(prev.text) and 0 <= seg.t0 - prev.t1 <= JOIN_GAP_S

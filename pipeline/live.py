@@ -202,7 +202,7 @@ class LiveProcessor:
                             "lang": s.lang, "hallucination": s.hallucination,
                             "hallucination_reason": s.hallucination_reason, "model": s.model_id})
         recent = self.recent.get(sid)
-        previous = recent[-1] if recent else None  # a claim may span the end of the last window
+        previous = list(recent)[-2:] if recent else None  # a claim may span the end of the last window
         self._remember(sid, wt.segments)
         for f in find_claims(sorted(wt.segments, key=lambda s: s.t0), self.detectors.get(sid, self.detector), sid,
                                previous=previous):

@@ -125,12 +125,13 @@ class RayMonitor:
     # stream id -> claims detector for that stream's transcript (e.g. with its product listing);
     # streams not named get the bundled rules
     detectors: dict[str, object] = field(default_factory=dict)
+    detector: object | None = None  # for the other streams (None: the bundled rules)
 
     def start(self) -> None:
         if not ray.is_initialized():
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
         self.workdir = Path(self.workdir)
-        self.processor = LiveProcessor(RuleDetector(), self.workdir / "clips", self.opts, detectors=self.detectors)
+        self.processor = LiveProcessor(self.detector or RuleDetector(), self.workdir / "clips", self.opts, detectors=self.detectors)
         # Packing chunks of different streams into one input is off live: on N identical copies of the
         # sample (bench live) Whisper wrote shared speech once and some findings were lost (7 of 9).
         asr_opts = AsrOptions(batch_size=self.opts.batch_size, pack=False)

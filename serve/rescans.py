@@ -65,12 +65,12 @@ def default_scanner(settings: Settings) -> Scanner:
 
     def scan(path: Path):
         from asr import AsrOptions, Transcriber, load_whisper
-        from claims import RuleDetector
+        from claims.defaults import make_detector
         from pipeline.scan import scan_file
 
         if "t" not in state:
             state["t"] = Transcriber(load_whisper(settings.rescan_model, None), AsrOptions())
-            state["d"] = RuleDetector()
+            state["d"] = make_detector(settings.rescan_claims)
         return scan_file(path, state["t"], state["d"])
 
     return scan

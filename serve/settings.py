@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     clip_roots: list[Path] = Field(default=[], description="clip paths given to the API must lie under one of these")
     rescan_roots: list[Path] = Field(default=[], description="files submitted for re-scans must lie under these")
     rescan_model: str = Field(default="whisper-base", description="Whisper used by re-scan jobs (registry name)")
+    rescan_claims: Literal["combined", "rules"] = Field(
+        default="combined", description="claims detector of re-scan jobs: rules + the fine-tuned model, or rules alone")
     export_signing_key: Path | None = Field(default=None, description="PEM Ed25519 private key that signs exports")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="larger request bodies get 413")
     max_upload_bytes: int = Field(default=25_000_000, ge=1024,
