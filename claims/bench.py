@@ -1,7 +1,9 @@
 """Throughput of claim detection (`liveguard bench claims`): sentences per second on this machine.
 
-Sentences are the labelled set's texts (train + test), repeated to N; they are classified in
-batches of BATCH, as `liveguard claims classify` does. Listings are not used.
+Sentences are the corpus's held-out test texts (independent writers' live-room talk, zh and en,
+of realistic length), repeated to N; they are classified in batches of BATCH, as `liveguard
+claims classify` does, by each detector in turn in one run (rules alone is the baseline).
+Listings are not used.
 """
 from __future__ import annotations
 
@@ -11,13 +13,13 @@ import platform
 import time
 from pathlib import Path
 
-from .dataset_build import DEFAULT_OUT
+from .corpus import BUILD_DIR
 
 BATCH = 64
 
 
-def bench_sentences(n: int, data_dir: Path = DEFAULT_OUT) -> list[str]:
-    texts = [json.loads(line)["text"] for split in ("train", "test")
+def bench_sentences(n: int, data_dir: Path = BUILD_DIR) -> list[str]:
+    texts = [json.loads(line)["text"] for split in ("test",)
              for line in (data_dir / f"{split}.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
     return [texts[i % len(texts)] for i in range(n)]
 
@@ -37,5 +39,6 @@ def run_bench(detector, n: int = 10_000) -> dict:
 
 
 def format_bench(res: dict) -> str:
-    return (f"{res['detector']:28s} {res['sentences']:6d} sentences  {res['seconds']:8.2f} s  "
-            f"{res['sentences_per_s']:9.1f} sentences/s  ({res['cpus']} CPUs)")
+    ratio = f"  {res['x_rules']:.3f}x rules" if res.get("x_rules") is not None else ""
+    return (f"{res['detector']:40s} {res['sentences']:6d} sentences  {res['seconds']:8.2f} s  "
+            f"{res['sentences_per_s']:9.1f} sentences/s{ratio}  ({res['cpus']} CPUs)")

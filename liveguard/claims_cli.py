@@ -340,7 +340,10 @@ def add_claims_parser(subparsers) -> None:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from claims.bench import format_bench, run_bench
 
-    results = [run_bench(_build_detector(kind, None, args.head, None), args.n) for kind in args.detector]
+    results = [run_bench(_build_detector(kind, None, args.head, None, args.model_dir), args.n) for kind in args.detector]
+    base = next((r for r in results if r["detector"].startswith("rule") and "+" not in r["detector"]), None)
+    for r in results:
+        r["x_rules"] = round(r["sentences_per_s"] / base["sentences_per_s"], 3) if base else None
     if args.json:
         print(json.dumps(results, indent=1))
     else:
@@ -352,7 +355,8 @@ def add_claims_bench_parser(bench_subparsers) -> None:
     """Add `claims` under `liveguard bench`: sentences/s for rules alone and rules + classifier."""
     b = bench_subparsers.add_parser("claims", help="claims classification throughput (sentences/s)")
     b.add_argument("-n", type=int, default=10_000, help="sentences to classify (default: %(default)s)")
-    b.add_argument("--detector", nargs="+", choices=DETECTORS, default=["rules", "combined"])
-    b.add_argument("--head", help="classifier head .npz (default: the bundled one)")
+    b.add_argument("--detector", nargs="+", choices=DETECTORS, default=["rules", "model", "combined"])
+    b.add_argument("--head", help="classifier: a legacy e5 head .npz")
+    b.add_argument("--model-dir", help="a claims model directory (default: the built one in the cache)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_cmd_bench)

@@ -1,0 +1,42 @@
+"""The claims corpus: split by writer and source, reproducible, and big enough."""
+from __future__ import annotations
+
+import json
+
+from claims.corpus import BUILD_DIR, SPLITS, build
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_committed_splits_are_what_build_makes(tmp_path):
+    """The split files in git are the corpus as built now (edit writers/ or sources/, then rebuild)."""
+    summary = build(out=tmp_path)
+    for name in ("train", "calib", "test", "template_test"):
+        assert (tmp_path / f"{name}.jsonl").read_bytes() == (BUILD_DIR / f"{name}.jsonl").read_bytes(), name
+    assert summary["sha256"] == json.loads((BUILD_DIR / "summary.json").read_text())["sha256"]
+
+
+def test_writers_and_sources_never_cross_splits():
+    splits = {name: _rows(BUILD_DIR / f"{name}.jsonl") for name in ("train", "calib", "test")}
+    writers = {name: {r["writer"] for r in rows} for name, rows in splits.items()}
+    assert not (writers["train"] & writers["test"]) and not (writers["calib"] & writers["test"])
+    assert not ((writers["train"] - {"template"}) & writers["calib"])  # templates: whole templates per split
+    assert set(SPLITS["test_writers"]) <= writers["test"]
+    assert any(w.startswith("public:") for w in writers["test"]) and any(w.startswith("public:") for w in writers["train"])
+    test_texts = {r["text"].strip() for r in splits["test"]}
+    assert not any(r["text"].strip() in test_texts for r in splits["train"] + splits["calib"])
+
+
+def test_the_corpus_is_large_varied_and_has_provenance():
+    rows = [r for name in ("train", "calib", "test") for r in _rows(BUILD_DIR / f"{name}.jsonl")]
+    assert len(rows) >= 6000
+    free_text = [r for r in rows if r["writer"] != "template"]
+    assert len(free_text) > len(rows) / 2  # most items are written text, not template fills
+    kinds = {r.get("kind") for r in rows}
+    assert {"direct", "indirect", "evasion", "asr_noised", "multi", "hard_negative"} <= kinds
+    assert all(r.get("source") for r in rows if r["writer"].startswith("public:"))
+    assert all(len(r["segments"]) >= 2 for r in rows if r.get("kind") == "multi")
+    langs = {r.get("lang") for r in rows}
+    assert {"zh", "en"} <= langs

