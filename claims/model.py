@@ -77,7 +77,24 @@ def _make_classes():
 
         def forward(self, ids, mask):
             """(logits (B, L), attention (B, T, L))."""
-            h = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+            return self.head(self.bert(input_ids=ids, attention_mask=mask).last_hidden_state, mask)
+
+        def lower(self, ids, mask, layers: int):
+            """Hidden states after the embeddings and the first `layers` encoder layers."""
+            h = self.bert.embeddings(input_ids=ids)
+            ext = self.bert.get_extended_attention_mask(mask, tuple(mask.shape))
+            for layer in self.bert.encoder.layer[:layers]:
+                h = layer(h, attention_mask=ext)[0]
+            return h
+
+        def upper(self, h, mask, start: int):
+            """(logits, attention) from hidden states after layer `start` (training with frozen lower layers)."""
+            ext = self.bert.get_extended_attention_mask(mask, tuple(mask.shape))
+            for layer in self.bert.encoder.layer[start:]:
+                h = layer(h, attention_mask=ext)[0]
+            return self.head(h, mask)
+
+        def head(self, h, mask):
             s = self.attend(h).masked_fill(mask.unsqueeze(-1) == 0, -1e4)
             a = torch.softmax(s, dim=1)
             ctx = torch.einsum("btl,bth->blh", a, self.drop(h))

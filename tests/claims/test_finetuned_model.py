@@ -77,7 +77,7 @@ def tiny_model(tmp_path_factory):
             (fit if k < 30 else calib).append(EvalItem(text.format(k), frozenset({lab}), lang="zh"))
         (fit if k < 30 else calib).append(EvalItem(f"谢谢大家 欢迎 {k}", frozenset(), kind="hard_negative"))
     ckpt = tiny_e5_checkpoint()
-    opts = FinetuneOptions(layers=2, epochs=4, batch_size=8, lr=1e-3, head_lr=1e-2, target_fpr=0.0)
+    opts = FinetuneOptions(layers=2, frozen=1, epochs=4, batch_size=8, lr=1e-3, head_lr=1e-2, target_fpr=0.0)
     net, meta = finetune(fit, calib, RuleDetector(), opts, ckpt=ckpt, log=lambda m: None)
     out = tmp_path_factory.mktemp("claims-model")
     save_claims_net(net, {**meta, "name": "tiny", "version": "t1"}, out)
