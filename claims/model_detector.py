@@ -158,6 +158,10 @@ class ModelDetector:
         if span is None:
             return None
         s, e = out.norms[i].to_original(*span)
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
         if e <= s:
             return None
         lab = self.labels[j]
