@@ -22,8 +22,11 @@ def _predict(detector, items) -> list[set[str]]:
     from asr.types import Segment
     from pipeline.findings import find_claims
 
+    from claims.listing import Listing
+
     flat = [it for it in items if not it.segments]
-    results = detector.classify_batch([it.text for it in flat], [it.lang for it in flat]) if flat else []
+    listings = [Listing.from_dict(it.listing) if it.listing else None for it in flat]
+    results = detector.classify_batch([it.text for it in flat], [it.lang for it in flat], listings) if flat else []
     by_id = {id(it): set(r.labels) for it, r in zip(flat, results)}
     out = []
     for it in items:

@@ -36,7 +36,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
         listing = load_listing(args.listing)
     # rules + the fine-tuned model (loaded now: a missing build is an error before any work)
-    detector = make_detector(args.claims, ruleset, listing)
+    detector = make_detector(args.claims, ruleset, listing, model_dir=args.claims_model)
     paths = collect_inputs(args.paths, all_files=args.all_files)
     if not paths:
         print("error: no media files found in " + " ".join(args.paths), file=sys.stderr)
@@ -193,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rules", nargs="+", help="rule files to use instead of the bundled ones")
     s.add_argument("--claims", choices=["combined", "rules"], default="combined",
                    help="claims detector: the rules and the fine-tuned model together (default), or the rules alone")
+    s.add_argument("--claims-model", metavar="DIR", help="a claims model directory of your own (`claims train --out`); "
+                   "default: the built one in the cache")
     s.add_argument("--listing", help="JSON listing of the product on sale (category, material, origin, "
                                      "certifications, price(s), stock): spoken and on-screen claims that contradict "
                                      "it are flagged (claim_contradicts_listing)")

@@ -61,7 +61,8 @@ class VisualCheckers:
             from claims import Listing, load_listing
 
             listing = Listing.from_dict(listing) if isinstance(listing, dict) else load_listing(listing)
-        detector = make_detector(values.get("claims") or "combined", listing=listing or None)
+        detector = make_detector(values.get("claims") or "combined", listing=listing or None,
+                                 model_dir=values.get("claims_model"))
         return with_synthetic(argparse.Namespace(**values), detector, _visual_factory)(stream_id)
 
 
@@ -97,7 +98,7 @@ def _listing_detectors(args: argparse.Namespace, stream_ids: list[str]) -> dict:
     from claims import load_listing
     from claims.defaults import make_detector
 
-    return {sid: make_detector(args.claims, listing=load_listing(path)) for sid, path in
+    return {sid: make_detector(args.claims, listing=load_listing(path), model_dir=args.claims_model) for sid, path in
             zip(stream_ids, _per_stream(args.listing, stream_ids, "--listing")) if path}
 
 
@@ -138,7 +139,7 @@ class _ServiceSync:
         import os
 
         self.url, self.poll_s = args.from_service, args.poll_s
-        self.claims = args.claims
+        self.claims, self.claims_model = args.claims, args.claims_model
         self.key = os.environ.get(args.key_env, "")
         self.latest: dict | None = None  # stream id -> ServiceStream, from the last good poll
         self.next_poll = 0.0
@@ -177,7 +178,8 @@ class _ServiceSync:
             detector = None
             if stream.listing:
                 try:
-                    detector = make_detector(self.claims, listing=Listing.from_dict(stream.listing))
+                    detector = make_detector(self.claims, listing=Listing.from_dict(stream.listing),
+                                             model_dir=self.claims_model)
                 except ListingError as exc:
                     mon.on_record({"type": "error", "source": sid, "message": f"listing ignored: {exc}"})
             if visual is not None:
@@ -212,7 +214,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     visual = _visual_for(args, [s.stream_id for s in specs])
     from claims.defaults import make_detector
 
-    default_detector = make_detector(args.claims)  # rules + the fine-tuned model; a missing build fails here
+    # rules + the fine-tuned model for every stream without a listing; a missing build fails here
+    default_detector = make_detector(args.claims, model_dir=args.claims_model)
     detectors = _listing_detectors(args, [s.stream_id for s in specs])
     out = open(args.out, "a", encoding="utf-8") if args.out else sys.stdout
     lock = threading.Lock()
@@ -301,6 +304,7 @@ def add_monitor_parsers(sub, bench_sub) -> None:
     m.add_argument("--ocr", action="store_true", help="read on-screen text: claims shown on screen and the AI label")
     m.add_argument("--claims", choices=["combined", "rules"], default="combined",
                    help="claims detector: the rules and the fine-tuned model together (default), or the rules alone")
+    m.add_argument("--claims-model", metavar="DIR", help="a claims model directory of your own (`claims train --out`)")
     m.add_argument("--listing", nargs="+", help="JSON listing of the product on sale in each stream (one for all, or "
                                                 "one per URL): claims that contradict it are flagged")
     add_synthetic_scan_options(m)

@@ -117,7 +117,8 @@ def test_train_e5_head_cli(tmp_path, capsys, monkeypatch, char_embedder):
     rows += [{"text": f"大家晚上好{i}", "labels": [], "template": f"n{i % 4}"} for i in range(12)]
     data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     out = tmp_path / "head.npz"
-    code, stdout, _ = run_cli(["claims", "train", "--data", str(data), "--out", str(out), "--epochs", "50"], capsys)
+    code, stdout, _ = run_cli(["claims", "train", "--backend", "e5-head", "--data", str(data), "--out", str(out),
+                               "--epochs", "50"], capsys)
     assert code == 0 and out.is_file()
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["train_data"] == str(data) and len(side["train_data_sha256"]) == 64  # outside the checkout: as given

@@ -53,3 +53,14 @@ def test_an_unreadable_database_is_a_clear_error(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ConfigError, match="moderators"):
         feedback_items(f"sqlite:///{bad}")
+
+
+def test_cli_eval_from_db_and_train_needs_an_output_dir(tmp_path, capsys):
+    from liveguard.cli import main
+
+    url = _decided_db(tmp_path)
+    assert main(["claims", "eval", "--from-db", url, "--detector", "rules"]) == 0
+    out = capsys.readouterr().out
+    assert "moderators' decisions: 2" in out and "all" in out
+    assert main(["claims", "train", "--from-db", url]) == 1  # the cached default is not overwritten
+    assert "--out" in capsys.readouterr().err

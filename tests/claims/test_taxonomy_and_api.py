@@ -46,7 +46,7 @@ def test_all_exports():
     expected = {"Label", "LABELS", "get_label", "ClaimHit", "ClaimDetector", "normalize",
                 "Normalized", "RuleSet", "RuleDetector", "RuleFileError",
                 "ClassifierDetector", "LinearHead", "CombinedDetector", "Classification", "ListingDetector",
-                "load_listing",
+                "load_listing", "make_detector", "CLAIMS_MODES", "LazyModel", "ModelDetector",
                 "Listing", "ListingError", "ListingFinding", "check_listing", "evaluate", "EvalReport"}
     assert set(claims.__all__) == expected
     for name in claims.__all__:
