@@ -98,7 +98,8 @@ def _listing_detectors(args: argparse.Namespace, stream_ids: list[str]) -> dict:
     from claims import load_listing
     from claims.defaults import make_detector
 
-    return {sid: make_detector(args.claims, listing=load_listing(path), model_dir=args.claims_model) for sid, path in
+    mode, model_dir = getattr(args, "claims", "combined"), getattr(args, "claims_model", None)
+    return {sid: make_detector(mode, listing=load_listing(path), model_dir=model_dir) for sid, path in
             zip(stream_ids, _per_stream(args.listing, stream_ids, "--listing")) if path}
 
 
