@@ -15,7 +15,7 @@ the rest. The template set keeps its template split (its test part is one more t
 `template_test`). A text that occurs in a test split is removed from train and calib.
 
 `build()` writes train.jsonl, calib.jsonl, test.jsonl and template_test.jsonl under
-claims/data/corpus/build/ and a summary; deterministic for given inputs.
+claims/data/corpus/splits/ and a summary; deterministic for given inputs.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ __all__ = ["CORPUS_DIR", "SPLITS", "load_corpus", "build", "corpus_sha256", "spl
 
 CORPUS_DIR = Path(__file__).parent / "data" / "corpus"
 TEMPLATE_DIR = Path(__file__).parent / "data" / "dataset"
-BUILD_DIR = CORPUS_DIR / "build"
+BUILD_DIR = CORPUS_DIR / "splits"
 # Held-out writers and sources. The test writers wrote from the label definitions alone and never
 # saw any training item, rule or template.
 SPLITS = {
@@ -106,7 +106,7 @@ def _near_sound_variants(rows: list[dict]) -> list[dict]:
 
 def build(root: Path = CORPUS_DIR, out: Path | None = None) -> dict:
     """Write the splits; returns the summary (counts per split, writer, kind, label)."""
-    out = out or root / "build"
+    out = out or root / "splits"
     rows = load_corpus(root)
     rows += _near_sound_variants([r for r in rows if r.get("writer", "").startswith(("w", "t"))])
     splits: dict[str, list[dict]] = {"train": [], "calib": [], "test": []}

@@ -57,6 +57,8 @@ class E5Tokenizer:
         """The engine's normalised, metaspaced string and, per character of it, the index in `text`."""
         chars, where = [], []
         for i, ch in enumerate(text):
+            if 0xD800 <= ord(ch) <= 0xDFFF:
+                ch = "\ufffd"  # a lone surrogate (from JSON "\ud800") cannot be encoded: one replacement char
             rep = self._table.get(ord(ch), ch)
             for r in rep:
                 if r == " " and chars and chars[-1] == " ":

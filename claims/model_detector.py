@@ -24,6 +24,7 @@ from .types import ClaimHit
 __all__ = ["ModelDetector", "ModelOutput", "StackResult", "predict", "attention_span"]
 
 BATCH = 64
+INFER_MAX_TOKENS = 256
 MAX_SPAN_TOKENS = 12
 ATTENTION_MASS = 0.5
 
@@ -102,7 +103,9 @@ class ModelDetector:
         self.net = quantize_for_cpu(net) if quantize else net
         self.tokenizer = tokenizer
         self.meta = meta
-        self.max_length = int(meta.get("max_length", 128))
+        # Trained on up to 96 tokens; a segment checked with its two predecessors can be longer and its
+        # newest words come last, so inference reads further (e5's positions go to 512).
+        self.max_length = max(int(meta.get("max_length", 128)), INFER_MAX_TOKENS)
         platt = meta.get("platt") or {}
         self.platt_a = np.array([platt.get(lab, [1.0, 0.0])[0] for lab in self.labels], np.float32)
         self.platt_b = np.array([platt.get(lab, [1.0, 0.0])[1] for lab in self.labels], np.float32)

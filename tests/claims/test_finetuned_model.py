@@ -171,3 +171,12 @@ def test_sidecar_of_a_build_names_its_inputs(tiny_model):
     out, _, _ = tiny_model
     meta = json.loads((out / "claims-model.json").read_text())
     assert meta["format"] == 1 and len(meta["weights_sha256"]) == 64 and meta["layers"] == 2
+
+
+def test_lone_surrogates_and_long_text_do_not_break_the_tokenizer():
+    from claims.encoder import E5Tokenizer
+
+    tok = E5Tokenizer.from_checkpoint(tiny_e5_checkpoint())
+    enc = tok.encode(["\ud800abc", "the best " * 300], max_length=256)
+    assert enc.mask[0].sum() >= 3 and enc.mask[1].sum() == 256
+    assert enc.spans[0][1][0] == 0  # the replacement keeps offsets on the caller's text
