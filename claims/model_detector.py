@@ -69,6 +69,10 @@ def predict(net, tokenizer, texts: Sequence[str], max_length: int = 128, batch: 
     return ModelOutput(logits, attention, enc.spans, norms)
 
 
+def _latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
 def attention_span(att: np.ndarray, token_spans: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
     """[start, end) in the normalised text covered by the tokens holding ATTENTION_MASS of `att`
     (one label's attention over the tokens), kept within MAX_SPAN_TOKENS of the peak."""
@@ -167,6 +171,11 @@ class ModelDetector:
             e -= 1
         if e <= s:
             return None
+        # a sub-word token at an edge: widen to the whole Latin word ("ly 1000" -> "Normally 1000")
+        while s > 0 and _latin(text[s - 1]) and _latin(text[s]):
+            s -= 1
+        while e < len(text) and _latin(text[e]) and _latin(text[e - 1]):
+            e += 1
         lab = self.labels[j]
         return ClaimHit(label=lab, start=s, end=e, text=text[s:e], score=round(float(score), 4),
                         decided_by=self.name, legal_basis=LABELS[lab].legal_basis)

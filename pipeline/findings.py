@@ -13,7 +13,7 @@ of segments go to the detector at once (the claims model runs them as one batch)
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from asr.types import Segment
 from claims import ClaimDetector, get_label
@@ -49,10 +49,16 @@ def detect_many(detector: ClaimDetector, texts: list[str], langs: list[str | Non
 
 
 def _best(hits) -> dict[str, object]:
-    best: dict[str, object] = {}
+    """One hit per label: a rule's where there is one (its words are exact), else the model's, with
+    the highest score of the label and every component that found it named in `decided_by`."""
+    by_label: dict[str, list] = {}
     for hit in hits:
-        if hit.label not in best or hit.score > best[hit.label].score:
-            best[hit.label] = hit
+        by_label.setdefault(hit.label, []).append(hit)
+    best: dict[str, object] = {}
+    for label, group in by_label.items():
+        pick = max(group, key=lambda h: (not h.decided_by.startswith("model:"), h.score))
+        names = list(dict.fromkeys(h.decided_by for h in sorted(group, key=lambda h: h.decided_by.startswith("model:"))))
+        best[label] = replace(pick, score=max(h.score for h in group), decided_by="+".join(names))
     return best
 
 
