@@ -228,10 +228,15 @@ def fpr_thresholds(P: np.ndarray, Y: np.ndarray, target_fpr: float, base: np.nda
     lawful = ~gold.any(1)
     group_ids = np.asarray(groups if groups is not None else ["all"] * n)
     names = sorted(set(group_ids))
-    limits = {g: target_fpr * (lawful & (group_ids == g)).sum() for g in names}
+    limits = {g: target_fpr * (lawful & (group_ids == g)).sum() for g in names}  # of all lawful rows
+
+    # With `base` (the rules), a lawful row the rules already flag is the rules' false positive:
+    # the model cannot take it back (rule hits are never dropped), so only rows the model alone
+    # would flag count against the target.
+    clean = lawful & ~given.any(1)
 
     def flagged(th):
-        return (((P >= th) | given) & lawful[:, None]).any(1)
+        return ((P >= th) & ~given & clean[:, None]).any(1)
 
     def fp_rows(th):
         """False-positive rows in the groups that are over their limit now (the ones to bring down)."""

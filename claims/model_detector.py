@@ -184,8 +184,10 @@ class ModelDetector:
         """The combined decision per text, given the labels the rules found: per label one calibrated
         probability from the model's logit and the rules' verdict together (fitted on held-out
         writers), against the label's combined threshold. Returns the model's hits to add (labels
-        the rules missed, and labels both found, so the finding names both), the rule labels the
-        evidence does not carry (vetoed), and the combined score of every label that fires.
+        the rules missed, and labels both found, so the finding names both) and the combined score
+        of every label that fires. Rule hits are never dropped (`veto` stays empty): rules are
+        reviewed patterns with exceptions, and the model misreads garbled transcripts ("Disturbo-T
+        cure diabetes and lower your blood pressure" scored < 0.05 on every label).
         A label without a combined threshold (none could be calibrated) is left to the rules."""
         if not texts:
             return []
@@ -202,7 +204,7 @@ class ModelDetector:
                     continue  # rules alone decide this label
                 fires = p[j] >= th
                 if r[j] and not fires:
-                    res.veto.add(lab)
+                    pass  # never dropped: a rule hit the combined score doubts is kept, with the rule's score
                 elif fires:
                     res.scores[lab] = round(float(p[j]), 4)
                     if not r[j] or probs[i, j] >= self.thresholds[j]:
