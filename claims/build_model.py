@@ -65,14 +65,14 @@ def prepare_claims_model(root: Path | None = None, force: bool = False, opts: Fi
                          log=print) -> Path:
     """Build the model into the cache unless a current build is there; returns its directory."""
     from .corpus import items
-    from .model import load_claims_net, save_claims_net
+    from .model import save_claims_net, verified_meta
     from .rules import RuleDetector
 
     out = claims_model_dir(root)
     if not force:
         try:
             check_built(out, opts)
-            load_claims_net(out)  # the weights' sha256 against the sidecar
+            verified_meta(out)  # the weights' sha256 against the sidecar (no need to build the net)
             return out
         except ModelError as exc:
             if (out / MANIFEST).exists():

@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
-
 from .listing import Listing, check_listing, confirmed_origin
 from .rules import RuleDetector
+from .taxonomy import SUBSUMES
 from .types import ClaimHit
 
 MAX_TEXT_CHARS = 20_000   # one transcript segment or on-screen line; longer input is refused per line
@@ -104,9 +104,8 @@ class CombinedDetector:
                     hits = [h for h in hits if h.label != "medical_claim_non_drug"]
                 if confirmed_origin(text, listing):
                     hits = [h for h in hits if h.label != "false_origin_cert"]
-            if any(h.label == "health_food_overclaim" for h in hits):
-                # health food said to treat disease: Art. 18's label, not also Art. 17's (corpus convention)
-                hits = [h for h in hits if h.label != "medical_claim_non_drug"]
+            redundant = {SUBSUMES[h.label] for h in hits if h.label in SUBSUMES}
+            hits = [h for h in hits if h.label not in redundant]
             out.append(_summarise(text, hits, evidence))
         return out
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .evaluate import EvalItem, parse_item
 from .noise import zh_asr_variant
+from .taxonomy import SUBSUMES
 
 __all__ = ["CORPUS_DIR", "SPLITS", "load_corpus", "build", "corpus_sha256", "split_of"]
 
@@ -41,10 +42,8 @@ SPLITS = {
 }
 PUBLIC_TEST_SHARE = 3  # in 10: public source groups (by a hash of their id) whose items are all test
 TEMPLATE_CALIB_SHARE = 0.2  # of the template set's train templates, held out whole for calibration
-# One labelling convention over every writer: health food said to treat or prevent disease is
-# `health_food_overclaim` (Advertising Law Art. 18, the specific article); writers differed on
-# whether to add `medical_claim_non_drug` (Art. 17) as well, so that second label is dropped.
-SUBSUMES = {"health_food_overclaim": "medical_claim_non_drug"}
+# One labelling convention over every writer (taxonomy.SUBSUMES): writers differed on whether
+# health food said to treat disease also carries `medical_claim_non_drug`; it is dropped.
 NOISE_SEED = 29
 NOISE_SHARE = 0.35  # share of each writer's zh items that also get a near-sound variant
 # An espeak-ng + Whisper transcript further than this (word error rate against the text spoken)
@@ -75,7 +74,8 @@ def _read(path: Path, default_writer: str | None = None) -> list[dict]:
         obj = json.loads(line)
         obj.setdefault("writer", default_writer)
         labels = obj.get("labels", [])
-        obj["labels"] = [lab for lab in labels if not any(SUBSUMES.get(k) == lab for k in labels)]
+        redundant = {SUBSUMES[k] for k in labels if k in SUBSUMES}
+        obj["labels"] = [lab for lab in labels if lab not in redundant]
         rows.append(obj)
     return rows
 

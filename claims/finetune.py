@@ -200,57 +200,41 @@ def fit_stack(z: np.ndarray, r: np.ndarray, y: np.ndarray) -> tuple[float, float
     return float(a), float(c), float(b)
 
 
-def fpr_thresholds(P: np.ndarray, Y: np.ndarray, target_fpr: float, base: np.ndarray | None = None,
+def fpr_thresholds(P: np.ndarray, Y: np.ndarray, target_fpr: float,
                    groups: Sequence[str] | None = None) -> np.ndarray:
-    """Per label: the best-F1 threshold (of `base OR model` when base is given; OFF where the model
-    adds nothing), then raised label by label, cheapest in true positives per false-positive item
-    removed, until at most `target_fpr` of the unlabelled rows get any label, in every group of
-    rows (`groups`: each row's writer; a writer's lawful talk is held to the target on its own, so
-    easy writers cannot average out a hard one)."""
+    """Per label: the best-F1 threshold, then raised label by label, cheapest in true positives per
+    false-positive item removed, until at most `target_fpr` of the unlabelled rows get any label,
+    in every group of rows (`groups`: each row's writer; a writer's lawful talk is held to the
+    target on its own, so easy writers cannot average out a hard one)."""
     n, L = Y.shape
-    base = base if base is not None else np.zeros_like(Y)
     gold = Y > 0
-    given = base > 0
     th = np.full(L, OFF)
     for j in range(L):
         if not gold[:, j].any():
             continue
         f1s = []
         for t in GRID:
-            pred = (P[:, j] >= t) | given[:, j]
-            tp = (pred & gold[:, j]).sum()
-            f1s.append(2 * tp / (pred.sum() + gold[:, j].sum()))
-        tp0 = (given[:, j] & gold[:, j]).sum()
-        f1_base = 2 * tp0 / (given[:, j].sum() + gold[:, j].sum())
-        if max(f1s) > f1_base + 1e-9:
+            pred = P[:, j] >= t
+            f1s.append(2 * (pred & gold[:, j]).sum() / (pred.sum() + gold[:, j].sum()))
+        if max(f1s) > 1e-9:
             best = np.flatnonzero(np.isclose(f1s, max(f1s)))
             th[j] = GRID[best[len(best) // 2]]
     lawful = ~gold.any(1)
     group_ids = np.asarray(groups if groups is not None else ["all"] * n)
     names = sorted(set(group_ids))
-    limits = {g: target_fpr * (lawful & (group_ids == g)).sum() for g in names}  # of all lawful rows
-
-    # With `base` (the rules), a lawful row the rules already flag is the rules' false positive:
-    # the model cannot take it back (rule hits are never dropped), so only rows the model alone
-    # would flag count against the target.
-    clean = lawful & ~given.any(1)
+    limits = {g: target_fpr * (lawful & (group_ids == g)).sum() for g in names}
 
     def flagged(th):
-        return ((P >= th) & ~given & clean[:, None]).any(1)
+        return ((P >= th) & lawful[:, None]).any(1)
 
-    def fp_rows(th):
-        """False-positive rows in the groups that are over their limit now (the ones to bring down)."""
+    while True:
         f = flagged(th)
         over = [g for g in names if (f & (group_ids == g)).sum() > limits[g]]
-        return (f & np.isin(group_ids, over)).sum() if over else 0
-
-    def over_limit(th):
-        f = flagged(th)
-        return any((f & (group_ids == g)).sum() > limits[g] for g in names)
-
-    while over_limit(th):
+        if not over:
+            break
+        in_over = np.isin(group_ids, over)  # the groups to bring down, and their false positives now
+        now_fp = (f & in_over).sum()
         best_j, best_cost, best_t = None, None, None
-        now_fp = fp_rows(th)
         for j in range(L):
             higher = GRID[GRID > th[j]]
             if th[j] >= OFF or not len(higher):
@@ -258,10 +242,8 @@ def fpr_thresholds(P: np.ndarray, Y: np.ndarray, target_fpr: float, base: np.nda
             t_new = higher[0]
             trial = th.copy()
             trial[j] = t_new
-            f = flagged(trial)
-            gain = now_fp - (f & np.isin(group_ids, [g for g in names if (flagged(th) & (group_ids == g)).sum()
-                                                     > limits[g]])).sum()
-            lost = (((P[:, j] >= th[j]) & ~(P[:, j] >= t_new)) & gold[:, j] & ~given[:, j]).sum()
+            gain = now_fp - (flagged(trial) & in_over).sum()
+            lost = (((P[:, j] >= th[j]) & ~(P[:, j] >= t_new)) & gold[:, j]).sum()
             cost = (lost + 0.01) / (gain + 0.001)
             if best_cost is None or cost < best_cost:
                 best_j, best_cost, best_t = j, cost, t_new

@@ -26,7 +26,8 @@ import numpy as np
 
 from liveguard.errors import ModelError
 
-__all__ = ["ClaimsNet", "Q4Embedding", "load_claims_net", "save_claims_net", "quantize_for_cpu", "WEIGHTS_NAME", "META_NAME", "MODEL_FORMAT"]
+__all__ = ["ClaimsNet", "Q4Embedding", "load_claims_net", "save_claims_net", "verified_meta", "quantize_for_cpu",
+           "WEIGHTS_NAME", "META_NAME", "MODEL_FORMAT"]
 
 WEIGHTS_NAME = "claims-model.safetensors"
 META_NAME = "claims-model.json"
@@ -155,17 +156,12 @@ def read_meta(model_dir: str | Path) -> dict:
     return meta
 
 
-def load_claims_net(model_dir: str | Path, ckpt=None):
-    """(ClaimsNet in eval mode, meta dict). The weights' sha256 must match the sidecar's."""
+def verified_meta(model_dir: str | Path) -> dict:
+    """The sidecar of the model at `model_dir`, once the weights' sha256 matches the one it records."""
     import hashlib
 
-    from safetensors.torch import load_file
-
-    from models.e5_convert import read_e5
-
-    model_dir = Path(model_dir)
     meta = read_meta(model_dir)
-    path = model_dir / WEIGHTS_NAME
+    path = Path(model_dir) / WEIGHTS_NAME
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as exc:
@@ -174,6 +170,17 @@ def load_claims_net(model_dir: str | Path, ckpt=None):
         raise ModelError(f"{path}: sha256 {digest[:12]}… does not match its sidecar "
                          f"({str(meta.get('weights_sha256'))[:12]}…): damaged or replaced; rebuild it "
                          f"with `liveguard claims train`")
+    return meta
+
+
+def load_claims_net(model_dir: str | Path, ckpt=None):
+    """(ClaimsNet in eval mode, meta dict). The weights' sha256 must match the sidecar's."""
+    from safetensors.torch import load_file
+
+    from models.e5_convert import read_e5
+
+    meta = verified_meta(model_dir)
+    path = Path(model_dir) / WEIGHTS_NAME
     ckpt = ckpt if ckpt is not None else read_e5(words="q4")
     net = new_claims_net(ckpt, meta["labels"], int(meta["layers"]))
     state = load_file(str(path))

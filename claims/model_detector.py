@@ -124,10 +124,9 @@ class ModelDetector:
     def load(cls, model_dir: str | Path | None = None, quantize: bool = True) -> "ModelDetector":
         from models.e5_convert import read_e5
 
+        from .build_model import check_built, claims_model_dir
         from .encoder import E5Tokenizer
         from .model import load_claims_net
-
-        from .build_model import check_built, claims_model_dir
 
         if model_dir is None:
             model_dir = claims_model_dir()
@@ -202,10 +201,7 @@ class ModelDetector:
                 th = self.combined_thresholds[j]
                 if th > 1.0:
                     continue  # rules alone decide this label
-                fires = p[j] >= th
-                if r[j] and not fires:
-                    pass  # never dropped: a rule hit the combined score doubts is kept, with the rule's score
-                elif fires:
+                if p[j] >= th:  # (a rule hit below it is kept as it is, with the rule's own score)
                     res.scores[lab] = round(float(p[j]), 4)
                     if not r[j] or probs[i, j] >= self.thresholds[j]:
                         hit = self._hit(text, out, i, j, p[j])

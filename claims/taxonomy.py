@@ -96,6 +96,10 @@ LABELS: dict[str, Label] = {row[0]: Label(*row) for row in _ROWS}
 # output or dataset item carries these.
 IDENTITY_ONLY = frozenset({"ban_evasion"})
 TEXT_LABELS: tuple[str, ...] = tuple(lab for lab in LABELS if lab not in IDENTITY_ONLY)
+# label -> the label it makes redundant on the same sentence: health food said to treat disease is
+# `health_food_overclaim` (Advertising Law Art. 18, the specific article), not also
+# `medical_claim_non_drug` (Art. 17). The corpus labels by it and the combined detector reports by it.
+SUBSUMES: dict[str, str] = {"health_food_overclaim": "medical_claim_non_drug"}
 
 
 def get_label(label_id: str) -> Label:
