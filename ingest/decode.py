@@ -80,7 +80,13 @@ class PacketSink(Protocol):
     def close(self) -> None: ...
 
 
-def _open(path: str | Path, open_timeout: float = 10.0, read_timeout: float = 10.0) -> av.container.InputContainer:
+def _open(path, open_timeout: float = 10.0, read_timeout: float = 10.0) -> av.container.InputContainer:
+    if hasattr(path, "read"):  # a file object feeding a live input (ingest.hls.HlsReader)
+        name = getattr(path, "url", "input")
+        try:
+            return av.open(path, mode="r", options={"probesize": "500000"})
+        except av.error.FFmpegError as exc:
+            raise MediaOpenError(f"{name}: cannot open stream ({exc.strerror or exc})") from exc
     if is_url(path):
         try:
             # PyAV's timeout covers connecting and every later read: a stalled stream raises
@@ -160,7 +166,8 @@ def decode_media(
 ) -> Iterator[AudioBlock | VideoFrame]:
     """Yield audio blocks and sampled frames in decode order, with stream times in seconds.
 
-    `path` is a file or a URL FFmpeg can read (rtmp://, http(s)://...flv, .m3u8, rtsp://).
+    `path` is a file or a URL FFmpeg can read (rtmp://, http(s)://...flv, .m3u8, rtsp://), or a
+    readable file object (live HLS segments, ingest.hls.HlsReader).
     Stream time 0 is the container's start. `frame_fps <= 0` skips video decoding.
     `packet_sink`, when given, is opened with the input streams and receives every demuxed packet
     (the rolling recorder remuxes them without re-encoding); it is closed when decoding stops.
@@ -169,6 +176,7 @@ def decode_media(
     """
     stats = stats if stats is not None else DecodeStats()
     container = _open(path, read_timeout=read_timeout)
+    path = getattr(path, "url", path)  # a file object is named by its URL in messages
     try:
         info = _info(path, container)
         if not info.has_audio:

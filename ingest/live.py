@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ingest.decode import AudioBlock, DecodeStats, VideoFrame, decode_media, is_url
+from ingest.hls import HlsCursor, HlsReader, is_hls
 from ingest.recorder import StreamRecorder, Timeline
 from liveguard.errors import MediaError, NoAudioStreamError
 
@@ -57,6 +58,10 @@ class LiveStatus:
     last_error: str | None = None
     bad_packets: int = 0
     stream_t: float = 0.0  # stream time of the newest item delivered
+    down_since: float | None = None  # wall clock of the first failed connection in a row
+    give_up_at: float | None = None  # wall clock at which a failing stream will be ended
+    failures: int = 0  # failed connection attempts in a row
+    delivered_any: bool = False  # the source has ever delivered (never: a dead input)
 
 
 class LiveSource:
@@ -65,9 +70,10 @@ class LiveSource:
     def __init__(self, url: str, opts: LiveOptions = LiveOptions(),
                  recorder: StreamRecorder | None = None,
                  clock: Callable[[], float] = time.time, stop: threading.Event | None = None,
-                 resume: tuple[float, float] | None = None):
+                 resume: tuple[float, float] | None = None, hls_next_seq: int | None = None):
         """`resume=(start_wall, stream_t)` continues the stream time of an earlier reader of the same
-        stream (an ingest worker that was restarted), instead of starting again at 0."""
+        stream (an ingest worker that was restarted), instead of starting again at 0; for live HLS,
+        `hls_next_seq` is the media sequence number to go on from (nothing is read twice)."""
         self.url = url
         self.opts = opts
         self.status = LiveStatus()
@@ -79,14 +85,20 @@ class LiveSource:
         self._ever_delivered = resume is not None  # failures before the first data are not gaps
         if resume:
             self.status.stream_t = resume[1]
+        self.hls = HlsCursor(next_seq=hls_next_seq) if is_hls(url) else None
+        self._reader: HlsReader | None = None
 
     def _session(self, offset: float, wall0: float) -> Iterator[AudioBlock | VideoFrame]:
         """One connection's items, shifted onto stream time (and paced when realtime)."""
         stats = DecodeStats()
         timeline = Timeline(offset)
         sink = self.recorder.sink(timeline) if self.recorder is not None else None
+        source = self.url
+        if self.hls is not None:  # segments read by us, by sequence number: never twice
+            source = self._reader = HlsReader(self.url, self.hls, self.opts.read_timeout_s,
+                                              stall_s=self.opts.give_up_after_s, clock=self.clock, stop=self.stop)
         try:
-            for item in decode_media(self.url, self.opts.frame_fps, self.opts.frame_height, stats,
+            for item in decode_media(source, self.opts.frame_fps, self.opts.frame_height, stats,
                                      packet_sink=sink, read_timeout=self.opts.read_timeout_s):
                 if self.stop.is_set():
                     return
@@ -125,7 +137,9 @@ class LiveSource:
                             self.status.reconnects += 1
                             self.status.gaps.append(Gap(gap_t0, _item_t(item), self.status.last_error or "dropped"))
                         down_since, gap_t0, backoff = None, None, self.opts.backoff_initial_s
-                        self._ever_delivered = True
+                        self._ever_delivered = self.status.delivered_any = True
+                        self.status.down_since = self.status.give_up_at = None
+                        self.status.failures = 0
                     yield item
             except NoAudioStreamError as exc:
                 self._end(str(exc))
@@ -133,14 +147,28 @@ class LiveSource:
             except MediaError as exc:
                 reason = str(exc)
             self.status.connected = False
-            self.status.last_error = reason
             if self.stop.is_set():
                 break
             if not is_url(self.url):  # a file played live ends at its end; nothing to reconnect to
                 self._end("end of file" if delivered else reason)
                 return
+            hls_outcome = self._reader.outcome if self._reader is not None else None
+            if hls_outcome is not None and hls_outcome.startswith("end of stream"):
+                self._end(hls_outcome)
+                return
+            if hls_outcome == "stalled":
+                self.status.last_error = reason
+                self._end(reason if "stalled" in reason else f"stalled: {reason}")
+                return
+            if hls_outcome == "discontinuity" and delivered:
+                continue  # a new timeline at once: not a failure, no wait
+            if hls_outcome == "no new segment" and not delivered:
+                reason = f"no new HLS segment for {self.opts.read_timeout_s:.0f} s"
+            self.status.last_error = reason
             now = self.clock()
-            down_since = now if down_since is None else down_since
+            down_since = now if down_since is None or delivered else down_since
+            self.status.down_since, self.status.failures = down_since, (1 if delivered else self.status.failures + 1)
+            self.status.give_up_at = down_since + self.opts.give_up_after_s
             gap_t0 = self.status.stream_t if gap_t0 is None else gap_t0
             if now - down_since >= self.opts.give_up_after_s:
                 self._end(f"unreachable for {now - down_since:.0f} s: {reason}")

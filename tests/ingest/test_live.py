@@ -132,3 +132,64 @@ def test_file_played_live_is_paced_in_real_time_and_ends(tone_video):
     quick = LiveSource(str(tone_video), LiveOptions(realtime=False))
     assert sum(len(b.samples) for b in quick.items() if isinstance(b, AudioBlock)) > 19 * 16000
     assert quick.status.ended_reason == "end of file"
+
+
+def test_stalled_hls_is_read_once_and_ends_after_give_up(tone_video, tmp_path):
+    """A source that dies and leaves its playlist (no #EXT-X-ENDLIST): what it published is read
+    exactly once, however often the monitor reconnects, and the stream ends as stalled."""
+    opts = LiveOptions(read_timeout_s=1.0, backoff_initial_s=0.2, backoff_max_s=0.5, give_up_after_s=4.0)
+    with hls_server(tone_video, tmp_path / "hls") as (url, proc):
+        source = LiveSource(url, opts)
+        items = source.items()
+        blocks = []
+        for item in items:
+            if isinstance(item, AudioBlock):
+                blocks.append(item)
+            if source.status.stream_t >= 5:
+                break
+        proc.kill()  # the encoder crashes; the playlist stays as it was
+        proc.wait()
+        published = (tmp_path / "hls" / "live.m3u8").read_text().count("#EXTINF")
+        t = time.time()
+        for item in items:  # bounded: a replaying reader would never end by itself
+            if isinstance(item, AudioBlock):
+                blocks.append(item)
+            if time.time() - t > 30:
+                break
+        waited = time.time() - t
+    assert source.status.ended and "stalled" in source.status.ended_reason
+    assert waited < 4.0 + 10
+    audio_s = sum(len(b.samples) for b in blocks) / 16000
+    # a replay would add whole published segments again on every reconnect
+    assert audio_s <= source.hls.segments_read * 1.0 + 1.5
+    assert source.hls.segments_read <= published + 8
+    _assert_monotonic(blocks)
+
+
+def test_hls_resumes_after_the_last_segment_read(tone_video, tmp_path):
+    """A restarted reader given the saved sequence number goes on from there (no segment twice)."""
+    with hls_server(tone_video, tmp_path / "hls") as (url, _):
+        first = LiveSource(url, FAST)
+        _read(first, 3.0)
+        nxt = first.hls.next_seq
+        second = LiveSource(url, FAST, resume=(first.start_wall, first.status.stream_t), hls_next_seq=nxt)
+        blocks = _read(second, first.status.stream_t + 2.0)
+    assert second.hls.next_seq > nxt
+    assert blocks[0].t0 >= first.status.stream_t - 1e-3
+
+
+def test_dead_hls_url_ends_with_the_http_error():
+    import http.server
+    import threading
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        source = LiveSource(f"http://127.0.0.1:{httpd.server_address[1]}/nothing/live.m3u8",
+                            LiveOptions(read_timeout_s=1, backoff_initial_s=0.2, backoff_max_s=0.5, give_up_after_s=2))
+        assert list(source.items()) == []
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert source.status.ended and "HTTP 404" in source.status.ended_reason
+    assert not source.status.delivered_any and source.status.failures >= 2
