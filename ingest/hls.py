@@ -156,8 +156,8 @@ class HlsReader:
     `outcome` says why the input ended."""
 
     def __init__(self, url: str, cursor: HlsCursor, read_timeout: float = 10.0, stall_s: float = 60.0,
-                 live_edge_segments: int = 3, clock: Callable[[], float] = time.time,
-                 stop: threading.Event | None = None):
+                 clock: Callable[[], float] = time.time, stop: threading.Event | None = None,
+                 live_edge_segments: int = 3):
         self.url = url
         self.cursor = cursor
         self.read_timeout = read_timeout

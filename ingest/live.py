@@ -34,6 +34,7 @@ class LiveOptions:
     realtime: bool | None = None  # pace at 1x; None: only for files (live sources pace themselves)
     frame_fps: float = 1.0
     frame_height: int = 360
+    hls_start_segments: int = 3  # live HLS joined this many segments behind the live edge (players use ~3)
 
     def __post_init__(self):
         if self.read_timeout_s <= 0 or self.backoff_initial_s <= 0 or self.give_up_after_s <= 0:
@@ -96,7 +97,8 @@ class LiveSource:
         source = self.url
         if self.hls is not None:  # segments read by us, by sequence number: never twice
             source = self._reader = HlsReader(self.url, self.hls, self.opts.read_timeout_s,
-                                              stall_s=self.opts.give_up_after_s, clock=self.clock, stop=self.stop)
+                                              stall_s=self.opts.give_up_after_s, clock=self.clock, stop=self.stop,
+                                              live_edge_segments=self.opts.hls_start_segments)
         try:
             for item in decode_media(source, self.opts.frame_fps, self.opts.frame_height, stats,
                                      packet_sink=sink, read_timeout=self.opts.read_timeout_s):
@@ -121,8 +123,11 @@ class LiveSource:
         start = self.start_wall
         backoff = self.opts.backoff_initial_s
         down_since: float | None = None  # wall time of the first failure in a row
-        gap_t0: float | None = None  # stream time the current hole began
         resume_t = self.status.stream_t > 0
+        # a restarted reader: the time it was down is a hole in the stream like any drop
+        gap_t0: float | None = self.status.stream_t if resume_t else None  # stream time the current hole began
+        if resume_t:
+            self.status.last_error = "monitor restarted"
         while not self.stop.is_set():
             wall0 = self.clock()
             # Stream time follows the wall clock across a drop, and never goes back.
@@ -162,7 +167,7 @@ class LiveSource:
                 return
             if hls_outcome == "discontinuity" and delivered:
                 continue  # a new timeline at once: not a failure, no wait
-            if hls_outcome == "no new segment" and not delivered:
+            if hls_outcome == "no new segment":
                 reason = f"no new HLS segment for {self.opts.read_timeout_s:.0f} s"
             self.status.last_error = reason
             now = self.clock()

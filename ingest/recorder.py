@@ -1,12 +1,15 @@
 """Rolling on-disk recording of a live stream, and evidence clips cut from it.
 
 Packets are remuxed, not re-encoded, into MPEG-TS segments of about `segment_s` seconds, each
-starting on a video keyframe so it decodes on its own. MPEG-TS because its segments join by
+starting on a video keyframe so it decodes on its own. Segment names carry the recorder's run id,
+so a monitor restarted on the same directory never overwrites the last run's recording, and the
+index of earlier runs is read back: clips still owed from before a crash are cut from it. MPEG-TS because its segments join by
 plain concatenation with their timestamps continuous (live-commerce streams are H.264/H.265 with
 AAC, which TS carries); codecs TS cannot carry go to Matroska segments instead. Every segment
 knows its span in stream time. `cut_clip(t0, t1)` joins the segments that cover the span and
-cuts the clip precisely (re-encoded: a clip must start on the exact second, not on the previous
-keyframe). Segments
+remuxes the clip from the keyframe at or before t0 (no re-encoding: about 20x cheaper, which keeps
+clip cutting off the live path's critical CPU; it falls back to re-encoding where the codecs
+cannot go into MP4 as they are). Segments
 older than `retention_s` are deleted; clips are separate files and stay until the review
 service decides otherwise.
 """
@@ -15,8 +18,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,7 +29,8 @@ import av
 
 from liveguard.errors import LiveGuardError, MediaError
 
-__all__ = ["RecorderOptions", "Segment", "Timeline", "StreamRecorder", "ClipError"]
+__all__ = ["RecorderOptions", "Segment", "Timeline", "StreamRecorder", "ClipError", "read_index", "cut_clip",
+           "new_run_id"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,29 @@ class Segment:
     session: int  # connection number: segments of one session join without holes
     t0: float  # stream time of the first packet
     t1: float  # stream time just past the last packet
+    run: str = ""  # the recorder run (monitor process) that wrote it
+
+
+def new_run_id() -> str:
+    """Unique per recorder run and sortable: UTC time and process id."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"p{os.getpid()}"
+
+
+def read_index(directory: str | Path) -> list[Segment]:
+    """The segments of every run recorded in `directory` whose files still exist, in stream time
+    order (a torn last line, as a crash leaves it, is skipped)."""
+    index = Path(directory) / "index.jsonl"
+    if not index.exists():
+        return []
+    seen: dict[str, Segment] = {}
+    for line in index.read_text(errors="replace").splitlines():
+        try:
+            seg = Segment(**json.loads(line))
+        except (ValueError, TypeError):
+            continue
+        if Path(seg.path).exists():
+            seen[seg.path] = seg
+    return sorted(seen.values(), key=lambda s: (s.t0, s.t1))
 
 
 class Timeline:
@@ -63,11 +92,12 @@ class Timeline:
 class StreamRecorder:
     """Owns a directory of segments for one stream. `sink(timeline)` gives a PacketSink per connection."""
 
-    def __init__(self, directory: str | Path, opts: RecorderOptions = RecorderOptions()):
+    def __init__(self, directory: str | Path, opts: RecorderOptions = RecorderOptions(), run: str | None = None):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.opts = opts
-        self.segments: list[Segment] = []
+        self.run = run or new_run_id()
+        self.segments: list[Segment] = read_index(self.dir)  # earlier runs' segments stay cuttable
         self._lock = threading.Lock()  # the ingest thread writes, clip requests read
         self._sessions = 0
 
@@ -91,40 +121,57 @@ class StreamRecorder:
             return (self.segments[0].t0, self.segments[-1].t1) if self.segments else None
 
     def cut_clip(self, t0: float, t1: float, out: str | Path) -> Path:
-        """Write [t0, t1] (stream seconds) to `out` as H.264/AAC MP4. Raises ClipError."""
+        """Write [t0, t1] (stream seconds) to `out` as MP4. Raises ClipError."""
         with self._lock:
-            overlapping = [s for s in self.segments if s.t0 < t1 and t0 < s.t1]
-        if not overlapping:
-            span = self.covered()
-            raise ClipError(f"[{t0:.1f}, {t1:.1f}] s is not in the recording (covered: {span})")
-        # A clip that spans a reconnect is cut from the session holding most of it.
-        by_session: dict[int, list[Segment]] = {}
-        for s in overlapping:
-            by_session.setdefault(s.session, []).append(s)
-        segs = max(by_session.values(), key=lambda ss: sum(min(s.t1, t1) - max(s.t0, t0) for s in ss))
-        start = max(t0, segs[0].t0)
-        end = min(t1, segs[-1].t1)
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        listing = out.with_suffix(".concat.txt")
-        if all(s.path.endswith(".ts") for s in segs):  # byte-concatenated TS keeps one continuous timeline
-            source = ["-i", "concat:" + "|".join(str(Path(s.path).resolve()) for s in segs)]
-        else:
-            listing.write_text("".join(f"file '{Path(s.path).resolve()}'\n" for s in segs))
-            source = ["-f", "concat", "-safe", "0", "-i", str(listing)]
-        cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *source,
-               "-ss", f"{start - segs[0].t0:.3f}", "-t", f"{end - start:.3f}",
-               "-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-pix_fmt", "yuv420p",
-               "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart", str(out)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ClipError(f"ffmpeg could not cut {out.name}: {exc}") from exc
-        finally:
-            listing.unlink(missing_ok=True)
-        if proc.returncode != 0:
-            raise ClipError(f"ffmpeg failed cutting {out.name} ({proc.returncode}): {proc.stderr.strip()[-800:]}")
-        return out
+            segments = list(self.segments)
+        return cut_clip(segments, t0, t1, out)
+
+
+def cut_clip(segments: list[Segment], t0: float, t1: float, out: str | Path, reencode: bool = False) -> Path:
+    """Write [t0, t1] (stream seconds) of a recording (`segments`, e.g. from read_index) to `out`
+    as MP4, remuxed from the keyframe at or before t0 (`reencode`: cut on the exact second, as
+    H.264/AAC). Raises ClipError."""
+    overlapping = [s for s in segments if s.t0 < t1 and t0 < s.t1]
+    if not overlapping:
+        span = (segments[0].t0, segments[-1].t1) if segments else None
+        raise ClipError(f"[{t0:.1f}, {t1:.1f}] s is not in the recording (covered: {span})")
+    # A clip that spans a reconnect is cut from the session holding most of it.
+    by_session: dict[tuple[str, int], list[Segment]] = {}
+    for s in overlapping:
+        by_session.setdefault((s.run, s.session), []).append(s)
+    segs = max(by_session.values(), key=lambda ss: sum(min(s.t1, t1) - max(s.t0, t0) for s in ss))
+    start = max(t0, segs[0].t0)
+    end = min(t1, segs[-1].t1)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    listing = out.with_suffix(".concat.txt")
+    if all(s.path.endswith(".ts") for s in segs):  # byte-concatenated TS keeps one continuous timeline
+        source = ["-i", "concat:" + "|".join(str(Path(s.path).resolve()) for s in segs)]
+    else:
+        listing.write_text("".join(f"file '{Path(s.path).resolve()}'\n" for s in segs))
+        source = ["-f", "concat", "-safe", "0", "-i", str(listing)]
+    seek = ["-ss", f"{start - segs[0].t0:.3f}", "-t", f"{end - start:.3f}"]
+    copy = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *seek[:2], *source, *seek[2:], "-c", "copy",
+            "-avoid_negative_ts", "make_zero", "-movflags", "+faststart", str(out)]
+    encode = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *source, *seek,
+              "-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-pix_fmt", "yuv420p",
+              "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart", str(out)]
+    tmp = out.with_name(out.stem + ".part" + out.suffix)  # a clip appears whole or not at all
+    try:
+        for how, cmd in ([("encode", encode)] if reencode else [("remux", copy), ("encode", encode)]):
+            cmd = cmd[:-1] + [str(tmp)]
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise ClipError(f"ffmpeg could not cut {out.name}: {exc}") from exc
+            if proc.returncode == 0 and tmp.exists() and tmp.stat().st_size > 0:
+                tmp.replace(out)
+                return out
+            log.info("clip %s: %s failed (%s)", out.name, how, proc.stderr.strip()[-200:])
+        raise ClipError(f"ffmpeg failed cutting {out.name} ({proc.returncode}): {proc.stderr.strip()[-800:]}")
+    finally:
+        listing.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
 
 
 class _SegmentSink:
@@ -152,7 +199,7 @@ class _SegmentSink:
         self.count += 1
         self.out = None
         for fmt, ext in ((self.fmt, self.ext),) if self.fmt else (("mpegts", "ts"), ("matroska", "mkv")):
-            path = self.rec.dir / f"s{self.session:04d}_{self.count:05d}.{ext}"
+            path = self.rec.dir / f"{self.rec.run}_s{self.session:04d}_{self.count:05d}.{ext}"
             out = None
             try:
                 out = av.open(str(path), mode="w", format=fmt)
@@ -169,7 +216,7 @@ class _SegmentSink:
         if self.out is None:
             log.warning("recorder: no container can hold the streams of session %d", self.session)
             return
-        self.seg = Segment(str(path), self.session, t, t)
+        self.seg = Segment(str(path), self.session, t, t, self.rec.run)
 
     def write(self, packet: av.Packet) -> None:
         if packet.pts is None or packet.dts is None or packet.time_base is None:

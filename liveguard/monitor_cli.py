@@ -14,14 +14,18 @@ __all__ = ["add_monitor_parsers", "live_table"]
 
 
 def live_table(mon) -> str:
-    rows = [("stream", "state", "stream_t", "lag_s", "pending", "dropped", "reconn", "findings", "p95_delay")]
+    from pipeline.metrics import stream_state
+
+    rows = [("stream", "state", "stream_t", "lag_s", "pending", "dropped", "reconn", "gap_s", "findings",
+             "p95_delay", "gives_up_in")]
     delays = mon.delay_summary()
     for sid, snap in sorted(mon.snapshots.items()):
-        state = "ended" if snap.ended else ("live" if snap.connected else "reconnecting")
+        state = stream_state(snap)
         d = delays.get(sid)
         rows.append((sid, state, f"{snap.stream_t:.1f}", f"{snap.ingest_lag_s:.1f}", str(snap.pending),
-                     str(snap.dropped), str(snap.reconnects), str(mon.processor.findings.get(sid, 0)),
-                     f"{d['p95']:.1f}" if d else "-"))
+                     str(snap.dropped), str(snap.reconnects), f"{sum(g[1] - g[0] for g in snap.gaps):.1f}",
+                     str(mon.processor.findings.get(sid, 0)), f"{d['p95']:.1f}" if d else "-",
+                     f"{snap.give_up_in_s:.0f} s" if snap.give_up_in_s is not None else "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
@@ -35,7 +39,8 @@ def _monitor_options(args):
                           merge_max_s=args.merge_max_s,
                           clip_before_s=args.clip_before, clip_after_s=args.clip_after,
                           recorder=RecorderOptions(retention_s=args.retention),
-                          live=LiveOptions(give_up_after_s=args.give_up, frame_fps=args.frame_fps))
+                          live=LiveOptions(give_up_after_s=args.give_up, frame_fps=args.frame_fps,
+                                           hls_start_segments=args.hls_start))
 
 
 class VisualCheckers:
@@ -103,6 +108,24 @@ def _listing_detectors(args: argparse.Namespace, stream_ids: list[str]) -> dict:
             zip(stream_ids, _per_stream(args.listing, stream_ids, "--listing")) if path}
 
 
+def _session_started(workdir: Path) -> str:
+    """When monitoring in `workdir` started, kept in the workdir: a monitor restarted on the same
+    workdir (after a crash, kill -9) goes on with the same database recording rows, so a record
+    it stores again is recognised and not duplicated."""
+    from datetime import datetime, timezone
+
+    path = Path(workdir) / "monitor-session.json"
+    try:
+        return json.loads(path.read_text())["started"]
+    except (OSError, ValueError, KeyError, TypeError):
+        started = datetime.now(timezone.utc).isoformat()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"started": started}))
+        tmp.replace(path)
+        return started
+
+
 def _live_store(args: argparse.Namespace, urls: dict[str, str], service_ids: dict[str, int]):
     """Transcripts and findings into the database scan uses (one recordings row per stream and
     monitoring session), or None with --db none. A database error is reported, never fatal: the
@@ -110,13 +133,11 @@ def _live_store(args: argparse.Namespace, urls: dict[str, str], service_ids: dic
     included; `service_ids`: stream id -> the service's stream id, for streams it started."""
     if args.db == "none":
         return None
-    from datetime import datetime, timezone
-
     from serve import make_engine, make_sessionmaker
     from serve.store import live_recording_key, save_live_record
 
     sessions = make_sessionmaker(make_engine(args.db))
-    started = datetime.now(timezone.utc).isoformat()
+    started = _session_started(Path(args.workdir))
 
     def store(rec: dict) -> None:
         url = urls.get(rec.get("source"))
@@ -254,6 +275,10 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             out.close()
     print(live_table(mon), file=sys.stderr)
+    failed = mon.failed_streams()
+    if failed and len(failed) == len(mon.ingest):
+        print(f"error: no stream delivered anything ({', '.join(failed)}); see the error records", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -298,7 +323,12 @@ def add_monitor_parsers(sub, bench_sub) -> None:
     m.add_argument("--clip-before", type=float, default=5.0, help="seconds of clip before a finding")
     m.add_argument("--clip-after", type=float, default=5.0, help="seconds of clip after a finding")
     m.add_argument("--retention", type=float, default=600.0, help="seconds of rolling recording kept")
-    m.add_argument("--give-up", type=float, default=60.0, help="seconds unreachable before a stream is ended")
+    m.add_argument("--give-up", type=float, default=60.0,
+                   help="seconds unreachable (or, for HLS, with a playlist that stopped growing) before a stream "
+                        "is ended")
+    m.add_argument("--hls-start", type=int, default=3, metavar="N",
+                   help="join live HLS N segments behind the live edge (a large N: from the oldest segment the "
+                        "playlist still lists)")
     m.add_argument("--gallery", help="gallery of protected people and blacklisted streamers: check each "
                    "stream's faces and voices against it")
     m.add_argument("--account", nargs="+", help="the platform account of each stream (one for all, or one per URL)")

@@ -24,12 +24,13 @@ from asr.transcriber import WindowTranscript
 from asr.types import Segment
 from claims import ClaimDetector
 from ingest.live import LiveOptions, LiveSource
-from ingest.recorder import ClipError, RecorderOptions, StreamRecorder
+from ingest.recorder import RecorderOptions, StreamRecorder, new_run_id
 from ingest.windows import Window, WindowOptions, cut_windows
+from pipeline.clips import ClipJournal, ClipRequest
 from pipeline.findings import Finding, find_claims
 from pipeline.fusion import FusionOptions, fuse
 
-__all__ = ["MonitorOptions", "StreamIngest", "IngestSnapshot", "LiveProcessor", "PendingClip", "merge_backlog"]
+__all__ = ["MonitorOptions", "StreamIngest", "IngestSnapshot", "LiveProcessor", "merge_backlog"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ class IngestSnapshot:
     dropped: int
     reconnects: int
     gaps: list[tuple[float, float, str]]
+    delivered_any: bool = False  # never: a dead input (a wrong URL, nothing listening)
+    failures: int = 0  # failed connection attempts in a row
+    give_up_in_s: float | None = None  # while failing: seconds until the stream is ended
 
 
 class StreamIngest:
@@ -105,12 +109,16 @@ class StreamIngest:
         self.dir = Path(workdir) / stream_id
         self.dir.mkdir(parents=True, exist_ok=True)
         self.state_file = self.dir / "state.json"
-        resume = None
-        if self.state_file.exists():  # a restarted worker continues the stream's clock
-            state = json.loads(self.state_file.read_text())
-            resume = (state["start_wall"], state["stream_t"])
+        resume, hls_seq = None, None
+        if self.state_file.exists():  # a restarted worker continues the stream's clock (and HLS sequence)
+            try:
+                state = json.loads(self.state_file.read_text())
+                resume = (float(state["start_wall"]), float(state["stream_t"]))
+                hls_seq = state.get("hls_next_seq")
+            except (ValueError, KeyError, TypeError):
+                log.warning("stream %s: unreadable %s, starting a new clock", stream_id, self.state_file)
         self.recorder = StreamRecorder(self.dir / "recording", opts.recorder)
-        self.source = LiveSource(url, opts.live, recorder=self.recorder, resume=resume)
+        self.source = LiveSource(url, opts.live, recorder=self.recorder, resume=resume, hls_next_seq=hls_seq)
         self.buffer: deque[tuple[Window, float]] = deque()  # (window, wall time it was ready)
         self.lock = threading.Lock()
         self.windows = 0
@@ -134,7 +142,10 @@ class StreamIngest:
 
     def _save_state(self) -> None:
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"start_wall": self.source.start_wall, "stream_t": self.source.status.stream_t}))
+        state = {"start_wall": self.source.start_wall, "stream_t": self.source.status.stream_t}
+        if self.source.hls is not None:
+            state["hls_next_seq"] = self.source.hls.next_seq
+        tmp.write_text(json.dumps(state))
         tmp.replace(self.state_file)
 
     def take(self, max_n: int = 8) -> list[tuple[Window, float]]:
@@ -146,11 +157,14 @@ class StreamIngest:
         st = self.source.status
         with self.lock:
             pending = len(self.buffer)
-        lag = time.time() - (self.source.start_wall or time.time()) - st.stream_t if st.connected else 0.0
+        now = time.time()
+        lag = now - (self.source.start_wall or now) - st.stream_t if st.connected else 0.0
+        give_up_in = max(0.0, st.give_up_at - now) if st.give_up_at is not None and not st.ended else None
         return IngestSnapshot(self.stream_id, self.url, st.connected, st.ended and not self.thread.is_alive(),
                               st.ended_reason, st.last_error, round(st.stream_t, 3), self.source.start_wall,
                               round(max(lag, 0.0), 3), pending, self.windows, self.dropped, st.reconnects,
-                              [(g.t0, g.t1, g.reason) for g in st.gaps])
+                              [(g.t0, g.t1, g.reason) for g in st.gaps], st.delivered_any or self.windows > 0,
+                              st.failures, round(give_up_in, 1) if give_up_in is not None else None)
 
     def cut_clip(self, t0: float, t1: float, out: str | Path) -> str:
         return str(self.recorder.cut_clip(t0, t1, out))
@@ -164,20 +178,12 @@ class StreamIngest:
         self.thread.join(timeout=10)
 
 
-@dataclass
-class PendingClip:
-    finding: Finding
-    t0: float
-    t1: float
-    out: Path
-
-
 class LiveProcessor:
     """Transcribed windows -> report records, findings with delays, and clip requests."""
 
     def __init__(self, detector: ClaimDetector, clips_dir: str | Path, opts: MonitorOptions = MonitorOptions(),
                  fusion: FusionOptions = FusionOptions(), transcript_keep_s: float = 120.0,
-                 detectors: dict[str, ClaimDetector] | None = None):
+                 detectors: dict[str, ClaimDetector] | None = None, run: str | None = None):
         self.detector = detector
         self.detectors = detectors or {}  # per stream (e.g. with the stream's product listing)
         self.fusion = fusion
@@ -189,13 +195,19 @@ class LiveProcessor:
         self.visual_delays: dict[str, list[float]] = {}  # on-screen/voice-print findings, per stream
         self.queue_waits: dict[str, list[float]] = {}
         self.findings: dict[str, int] = {}
-        self.pending_clips: list[PendingClip] = []
+        self.run = run or new_run_id()  # in clip names: a restarted monitor never overwrites a clip
+        self.journal = ClipJournal(self.clips_dir / "journal.jsonl")
+        self.pending_clips: list[ClipRequest] = self.journal.owed()  # owed by an earlier run that crashed
 
     def process(self, wt: WindowTranscript, ready_wall: float, start_wall: float | None) -> list[dict]:
         """Records for one transcribed window. `start_wall`: the wall clock at stream time 0."""
         now = time.time()
         sid = wt.window.stream_id
         self.queue_waits.setdefault(sid, []).append(now - ready_wall)
+        # Delay from when the words could first be heard here: their stream time on the wall clock,
+        # or, where the source delivered faster than real time (an HLS backlog read in a burst, when
+        # stream time runs ahead of the clock), the time the window's audio arrived.
+        spoken_wall = (lambda t: min(ready_wall, start_wall + t)) if start_wall else None
         records: list[dict] = []
         for s in wt.segments:
             records.append({"type": "transcript", "source": sid, "t0": s.t0, "t1": s.t1, "text": s.text,
@@ -206,7 +218,7 @@ class LiveProcessor:
         self._remember(sid, wt.segments)
         for f in find_claims(sorted(wt.segments, key=lambda s: s.t0), self.detectors.get(sid, self.detector), sid,
                                previous=previous):
-            delay = now - (start_wall + f.t1) if start_wall else None
+            delay = now - spoken_wall(f.t1) if spoken_wall else None
             if delay is not None:
                 self.delays.setdefault(sid, []).append(delay)
             records.append(self._finding_record(f, delay))
@@ -246,26 +258,27 @@ class LiveProcessor:
         """The finding's record, with a clip of the stream around it requested."""
         sid = f.source
         self.findings[sid] = self.findings.get(sid, 0) + 1
-        out = self.clips_dir / sid / f"{self.findings[sid]:05d}_{f.label}_{f.t0:.1f}.mp4"
-        self.pending_clips.append(PendingClip(f, max(0.0, f.t0 - self.opts.clip_before_s),
-                                              f.t1 + self.opts.clip_after_s, out))
+        out = self.clips_dir / sid / f"{self.run}_{self.findings[sid]:05d}_{f.label}_{f.t0:.1f}.mp4"
+        clip = ClipRequest(sid, f.label, max(0.0, f.t0 - self.opts.clip_before_s), f.t1 + self.opts.clip_after_s,
+                           str(out))
+        self.journal.request(clip)  # owed from now on, whatever happens to this process
+        self.pending_clips.append(clip)
         rec = {"type": "finding", "source": sid, **{k: v for k, v in f.__dict__.items() if k != "source"}}
         rec["delay_s"] = round(delay, 3) if delay is not None else None
         rec["clip"] = str(out)
         return rec
 
-    def ready_clips(self, covered_until: dict[str, float], ended: set[str]) -> list[PendingClip]:
+    def ready_clips(self, covered_until: dict[str, float], ended: set[str]) -> list[ClipRequest]:
         """Clip requests whose span the recording now covers (or whose stream has ended)."""
-        ready = [c for c in self.pending_clips
-                 if covered_until.get(c.finding.source, 0.0) >= c.t1 or c.finding.source in ended]
+        ready = [c for c in self.pending_clips if covered_until.get(c.source, 0.0) >= c.t1 or c.source in ended]
         self.pending_clips = [c for c in self.pending_clips if c not in ready]
         return ready
 
-    @staticmethod
-    def cut(ingest, clip: PendingClip) -> dict:
-        try:
-            path = ingest.cut_clip(clip.t0, clip.t1, clip.out)
-            return {"type": "clip", "source": clip.finding.source, "t0": clip.t0, "t1": clip.t1, "path": path,
-                    "label": clip.finding.label}
-        except ClipError as exc:
-            return {"type": "error", "source": clip.finding.source, "message": f"clip not cut: {exc}"}
+    def clip_done(self, clip: ClipRequest, path: str | None, error: str | None = None) -> dict:
+        """The record of a clip's outcome (also written to the journal): `clip`, or `clip_failed`
+        with the reason, naming the file the finding pointed at."""
+        self.journal.done(clip, path is not None, error)
+        base = {"source": clip.source, "label": clip.label, "t0": clip.t0, "t1": clip.t1}
+        if path is not None:
+            return {"type": "clip", **base, "path": path}
+        return {"type": "clip_failed", **base, "clip": clip.out, "message": f"clip not made: {error}"}

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-__all__ = ["LiveMetrics"]
+__all__ = ["LiveMetrics", "STATES", "stream_state"]
+
+STATES = ("connecting", "live", "reconnecting", "ended", "failed")
+
+
+def stream_state(snap) -> str:
+    """connecting (never delivered yet), live, reconnecting, ended, or failed (ended having
+    delivered nothing: a dead URL)."""
+    if snap.ended:
+        return "ended" if snap.delivered_any or snap.ended_reason == "stopped" else "failed"
+    return "live" if snap.connected else ("reconnecting" if snap.delivered_any else "connecting")
 
 DELAY_BUCKETS = (1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60)  # seconds; the target is p95 < 10 s
 
@@ -19,6 +29,12 @@ class LiveMetrics:
         self.dropped = Gauge("liveguard_dropped_windows", "Windows dropped because ASR fell behind", ["stream"],
                              registry=r)
         self.reconnects = Gauge("liveguard_reconnects", "Reconnections after a drop", ["stream"], registry=r)
+        self.stream_time = Gauge("liveguard_stream_time_seconds", "Stream time of the newest audio", ["stream"],
+                                 registry=r)
+        self.state = Gauge("liveguard_stream_state", "1 for the stream's current state, 0 for the others",
+                           ["stream", "state"], registry=r)
+        self.gap_seconds = Gauge("liveguard_gap_seconds", "Seconds of stream time lost to drops and restarts",
+                                 ["stream"], registry=r)
         self.queue_wait = Histogram("liveguard_asr_queue_wait_seconds", "Window ready to transcribed", ["stream"],
                                     buckets=DELAY_BUCKETS, registry=r)
         self.delay = Histogram("liveguard_speech_to_finding_seconds", "End of the claim's speech to its finding",
@@ -37,3 +53,8 @@ class LiveMetrics:
         self.connected.labels(s).set(1 if snap.connected else 0)
         self.dropped.labels(s).set(snap.dropped)
         self.reconnects.labels(s).set(snap.reconnects)
+        self.stream_time.labels(s).set(snap.stream_t)
+        self.gap_seconds.labels(s).set(sum(g[1] - g[0] for g in snap.gaps))
+        current = stream_state(snap)
+        for state in STATES:
+            self.state.labels(s, state).set(1 if state == current else 0)

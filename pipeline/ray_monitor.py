@@ -14,9 +14,11 @@ actor resumes its stream's clock from the state it saved.
 from __future__ import annotations
 
 import logging
+import os
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,7 +29,8 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 from asr.transcriber import AsrOptions, Transcriber
 from asr.whisper_model import load_whisper
 from claims import RuleDetector
-from ingest.recorder import ClipError
+from ingest.recorder import ClipError, cut_clip, read_index
+from liveguard.errors import ConfigError
 from pipeline.live import IngestSnapshot, LiveProcessor, MonitorOptions, StreamIngest, merge_backlog
 from pipeline.metrics import LiveMetrics
 
@@ -39,11 +42,15 @@ MAX_WINDOW_RETRIES = 3  # a window that kills the ASR actor this often is droppe
 CALL_TIMEOUT_S = 30.0  # a remote call that takes longer than this is treated as a dead actor
 RECOVERY_POLL_S = 1.0  # how often a restarting ASR actor is pinged
 MAX_VISUAL_BACKLOG = 4  # windows queued at a stream's visual actor; beyond, frames are skipped and counted
+STOP_DRAIN_S = 90.0  # at a timed stop or Ctrl-C: at most this long to transcribe what is buffered and cut clips
+ERROR_REPEAT_S = 15.0  # a failing stream's error record is repeated at most this often
 
 
-@ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=0)
+# max_concurrency: a clip being cut (in its own thread) never holds up take() and snapshot()
+@ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=0, max_concurrency=4)
 class IngestActor:
-    """StreamIngest in an actor. Decoding is light next to ASR, so it reserves no whole CPU."""
+    """StreamIngest in an actor. Decoding is light next to ASR, so it reserves no whole CPU. Clips are
+    cut here, next to the recording (on a cluster it lives on this actor's node)."""
 
     def __init__(self, stream_id: str, url: str, workdir: str, opts: MonitorOptions):
         self.ingest = StreamIngest(stream_id, url, workdir, opts)
@@ -96,6 +103,21 @@ class VisualActor:
         return self.checker.finish()
 
 
+def join_cluster_auth(environ=os.environ, home: Path | None = None) -> str | None:
+    """Joining an existing cluster (RAY_ADDRESS set) that uses token authentication, which `ray
+    start` turns on by default in this Ray: the client must say RAY_AUTH_MODE=token too, or its
+    connection times out with no word on why. Set it when a token is at hand (RAY_AUTH_TOKEN,
+    RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token) and the user has not chosen a mode. Returns the mode set."""
+    if not environ.get("RAY_ADDRESS") or environ.get("RAY_AUTH_MODE"):
+        return None
+    token_file = (home or Path.home()) / ".ray" / "auth_token"
+    if environ.get("RAY_AUTH_TOKEN") or environ.get("RAY_AUTH_TOKEN_PATH") or token_file.exists():
+        environ["RAY_AUTH_MODE"] = "token"
+        log.info("joining the Ray cluster at %s with token authentication", environ["RAY_ADDRESS"])
+        return "token"
+    return None
+
+
 @dataclass(frozen=True)
 class StreamSpec:
     stream_id: str
@@ -129,9 +151,22 @@ class RayMonitor:
 
     def start(self) -> None:
         if not ray.is_initialized():
-            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+            join_cluster_auth()
+            try:
+                ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+            except ConnectionError as exc:
+                raise ConfigError(
+                    f"cannot join the Ray cluster at RAY_ADDRESS={os.environ.get('RAY_ADDRESS')}: {exc}. Clusters "
+                    "started with `ray start` use token authentication: set RAY_AUTH_MODE=token and give the "
+                    "head's token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token as on the head)") from exc
         self.workdir = Path(self.workdir)
-        self.processor = LiveProcessor(self.detector or RuleDetector(), self.workdir / "clips", self.opts, detectors=self.detectors)
+        self.processor = LiveProcessor(self.detector or RuleDetector(), self.workdir / "clips", self.opts,
+                                       detectors=self.detectors)
+        self.clip_calls: dict[object, object] = {}  # cut_clip call (Ray ref or Future) -> ClipRequest
+        self._local_clips = ThreadPoolExecutor(1, thread_name_prefix="clips")  # streams no longer watched
+        self._errors: dict[str, tuple[str, float]] = {}  # stream -> (last error reported, when)
+        self._gaps_seen: dict[str, int] = {}
+        self.stopping_since: float | None = None
         # Packing chunks of different streams into one input is off live: on N identical copies of the
         # sample (bench live) Whisper wrote shared speech once and some findings were lost (7 of 9).
         asr_opts = AsrOptions(batch_size=self.opts.batch_size, pack=False)
@@ -314,8 +349,8 @@ class RayMonitor:
                 self.metrics.queue_wait.labels(window.stream_id).observe(self.processor.queue_waits[window.stream_id][-1])
 
     def _status(self, final: bool = False) -> None:
-        """Snapshots, metrics, ended streams, and the clips the recordings now cover (`final`: all
-        pending clips, cut from what is recorded, so a timed stop loses no finding's evidence)."""
+        """Snapshots, metrics, error/gap/ended records, and clip cuts for what the recordings now
+        cover (`final`: every clip owed, cut from what is recorded, so a stop loses no evidence)."""
         refs = {sid: a.snapshot.remote() for sid, a in self.ingest.items()}
         for sid, ref in refs.items():
             try:
@@ -324,55 +359,134 @@ class RayMonitor:
                 continue
             self.snapshots[sid] = snap
             self.metrics.update_stream(snap)
-            if snap.ended and sid not in self._reported_end:
-                self._reported_end.add(sid)
-                self.on_record({"type": "stream_ended", "source": sid, "reason": snap.ended_reason,
-                                "stream_t": snap.stream_t, "gaps": snap.gaps})
+            self._report_problems(sid, snap)
         covered = {}
         for sid, a in self.ingest.items():
             try:
                 covered[sid] = ray.get(a.covered_until.remote(), timeout=CALL_TIMEOUT_S)
             except (RayActorError, GetTimeoutError):
                 pass
-        for clip in self.processor.ready_clips(covered, set(self.ingest) if final else self._reported_end):
-            actor = self.ingest[clip.finding.source]
-            try:
-                path = ray.get(actor.cut_clip.remote(clip.t0, clip.t1, str(clip.out)), timeout=120)
-                self.on_record({"type": "clip", "source": clip.finding.source, "label": clip.finding.label,
-                                "t0": clip.t0, "t1": clip.t1, "path": path})
-            except (ClipError, RayTaskError, RayActorError, GetTimeoutError) as exc:
-                self.on_record({"type": "error", "source": clip.finding.source, "message": f"clip not cut: {exc}"})
+        ended = set(self.ingest) if final else set(self._reported_end)
+        ended |= {c.source for c in self.processor.pending_clips if c.source not in self.ingest}
+        for clip in self.processor.ready_clips(covered, ended):
+            actor = self.ingest.get(clip.source)
+            if actor is not None:  # cut next to the recording, off the driver loop
+                self.clip_calls[actor.cut_clip.remote(clip.t0, clip.t1, clip.out)] = clip
+            else:  # owed by an earlier run for a stream not watched now: cut from its files here
+                rec_dir = self.workdir / clip.source / "recording"
+                self.clip_calls[self._local_clips.submit(
+                    lambda c=clip, d=rec_dir: str(cut_clip(read_index(d), c.t0, c.t1, c.out)))] = clip
+        self._collect_clips(wait=final)
+
+    def _report_problems(self, sid: str, snap: IngestSnapshot) -> None:
+        """Error records while a stream is failing (not only when it is given up), gap records as
+        holes close, and the end of a stream."""
+        if not snap.connected and not snap.ended and snap.last_error and snap.failures:
+            last, when = self._errors.get(sid, (None, 0.0))
+            if snap.last_error != last or time.time() - when >= ERROR_REPEAT_S:
+                self._errors[sid] = (snap.last_error, time.time())
+                gives_up = f"; gives up in {snap.give_up_in_s:.0f} s" if snap.give_up_in_s is not None else ""
+                self.on_record({"type": "error", "source": sid, "message": (
+                    f"{snap.last_error} (attempt {snap.failures}{gives_up})")})
+        elif snap.connected:
+            self._errors.pop(sid, None)
+        for t0, t1, reason in snap.gaps[self._gaps_seen.get(sid, 0):]:
+            self.on_record({"type": "gap", "source": sid, "t0": t0, "t1": t1, "seconds": round(t1 - t0, 3),
+                            "reason": reason})
+        self._gaps_seen[sid] = len(snap.gaps)
+        if snap.ended and sid not in self._reported_end:
+            self._reported_end.add(sid)
+            if not snap.delivered_any and snap.ended_reason != "stopped":
+                self.on_record({"type": "error", "source": sid, "message": (
+                    f"stream failed, nothing was received: {snap.ended_reason}")})
+            self.on_record({"type": "stream_ended", "source": sid, "reason": snap.ended_reason,
+                            "stream_t": snap.stream_t, "gaps": snap.gaps, "received": snap.delivered_any})
+
+    def _collect_clips(self, wait: bool = False) -> None:
+        """Records for the clip cuts that have finished (`wait`: for all of them)."""
+        deadline = time.time() + 180 if wait else 0.0
+        while self.clip_calls:
+            refs = [r for r in self.clip_calls if not isinstance(r, Future)]
+            futures = [f for f in self.clip_calls if isinstance(f, Future)]
+            done = ray.wait(refs, num_returns=len(refs), timeout=0)[0] if refs else []
+            done += [f for f in futures if f.done()]
+            for call in done:
+                clip = self.clip_calls.pop(call)
+                try:
+                    path = call.result() if isinstance(call, Future) else ray.get(call)
+                    rec = self.processor.clip_done(clip, path)
+                except (ClipError, RayTaskError, RayActorError, OSError) as exc:
+                    reason = str(exc.cause) if isinstance(exc, RayTaskError) and exc.cause else str(exc)
+                    rec = self.processor.clip_done(clip, None, reason.strip().splitlines()[-1] if reason else "unknown")
+                self.on_record(rec)
+            if not wait or not self.clip_calls or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        if wait and self.clip_calls:  # still not back: say so; the journal cuts them on the next start
+            for call, clip in list(self.clip_calls.items()):
+                self.on_record({"type": "error", "source": clip.source,
+                                "message": f"clip {clip.out} not cut before exit; owed in the journal"})
+            self.clip_calls.clear()
 
     def run(self, duration_s: float | None = None, on_status: Callable[[RayMonitor], None] | None = None,
             status_every_s: float = 1.0, until_stopped: bool = False) -> None:
         """Monitor until every stream has ended (and its work is done) or `duration_s` has passed;
-        with `until_stopped`, only `duration_s` (or Ctrl-C) ends the run: streams may still join."""
+        with `until_stopped`, only `duration_s` (or Ctrl-C) ends the run: streams may still join.
+
+        A timed stop or a first Ctrl-C stops the streams first: each closes its open recording
+        segment and hands over the audio it holds, which is transcribed and checked; then every
+        clip owed is cut. A second Ctrl-C leaves at once (owed clips stay in the journal)."""
         t_end = time.time() + duration_s if duration_s else None
+        try:
+            self._loop(t_end, on_status, status_every_s, until_stopped)
+        except KeyboardInterrupt:
+            log.warning("stopping: finishing buffered audio and clips (Ctrl-C again to leave now)")
+            self._begin_stop()
+            self._loop(None, on_status, status_every_s, until_stopped)
+        # streams still running at the end of a timed run: their visual findings so far are kept too
+        self._finish_visual(list(self.visual_actors))
+        self._collect_visual(wait=True)
+        self._status(final=True)
+
+    def _begin_stop(self) -> None:
+        if self.stopping_since is None:
+            self.stopping_since = time.time()
+            for sid in list(self.ingest):
+                self.end_stream(sid)
+
+    def _loop(self, t_end: float | None, on_status, status_every_s: float, until_stopped: bool) -> None:
         next_status = 0.0
         while True:
             now = time.time()
+            if t_end and now >= t_end:
+                self._begin_stop()
             if now >= next_status:
                 self._status()
                 if on_status:
                     on_status(self)
                 next_status = now + status_every_s
             self._finish_visual([sid for sid in self.visual_actors if self._stream_done(sid)])
-            all_ended = (not until_stopped and self.snapshots and len(self.snapshots) == len(self.ingest)
-                         and all(s.ended for s in self.snapshots.values()))
-            if (t_end and now >= t_end) or (all_ended and not self.inflight and not self.todo and not self.recovering
-                                             and not any(s.pending for s in self.snapshots.values())
-                                             and not self.visual_inflight
-                                             and self._visual_finished >= set(self.visual_actors)):
+            all_ended = ((not until_stopped or self.stopping_since is not None) and self.snapshots
+                         and len(self.snapshots) == len(self.ingest) and all(s.ended for s in self.snapshots.values()))
+            if all_ended and not self.inflight and not self.todo and not self.recovering \
+                    and not any(s.pending for s in self.snapshots.values()) and not self.visual_inflight \
+                    and self._visual_finished >= set(self.visual_actors):
+                break
+            if self.stopping_since is not None and now - self.stopping_since > STOP_DRAIN_S:
+                self.on_record({"type": "error", "source": "monitor", "message": (
+                    f"stopped with work left after {STOP_DRAIN_S:.0f} s of draining")})
                 break
             self._check_recovering()
             self._pull()
             self._collect(TICK_S)
-        # streams still running at the end of a timed run: their visual findings so far are kept too
-        self._finish_visual(list(self.visual_actors))
-        self._collect_visual(wait=True)
-        self._status(final=True)
+
+    def failed_streams(self) -> list[str]:
+        """Streams that ended without ever delivering anything (a dead URL, nothing listening)."""
+        return [sid for sid, snap in self.snapshots.items()
+                if snap.ended and not snap.delivered_any and snap.ended_reason != "stopped"]
 
     def stop(self) -> None:
+        self._local_clips.shutdown(wait=True)
         for a in self.ingest.values():
             try:
                 ray.get(a.stop.remote(), timeout=15)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serve.tables import FindingRow, Recording, ScanError, Stream, TranscriptSegment
+from serve.tables import FindingRow, Flag, Recording, ScanError, Stream, TranscriptSegment
 
 if TYPE_CHECKING:  # only for the annotation: importing the pipeline would load torch and Whisper
     from pipeline.scan import FileScan
@@ -82,6 +82,17 @@ def live_recording_key(stream_id: str, url: str, started_at: str) -> str:
     return hashlib.sha256(f"live\0{stream_id}\0{url}\0{started_at}".encode()).hexdigest()
 
 
+def _note_clip_failed(session: Session, rec: dict) -> bool:
+    """A finding's clip could not be made: its flags stop pointing at the missing file and say why."""
+    clip = str(Path(rec["clip"]).absolute())
+    with session.begin():
+        flags = list(session.scalars(select(Flag).where(Flag.clip_path == clip)))
+        for flag in flags:
+            flag.clip_path = None
+            flag.evidence = f"{flag.evidence} [no clip: {rec.get('message', 'clip not made')}]"
+    return bool(flags)
+
+
 def save_live_record(session: Session, key: str, url: str, rec: dict, flags: bool = True,
                      service_stream_id: int | None = None) -> bool:
     """Store one `liveguard monitor` record (transcript or finding) under the stream session's
@@ -90,6 +101,8 @@ def save_live_record(session: Session, key: str, url: str, rec: dict, flags: boo
     registered in this database) the flag names that stream, its platform and streamer, so the
     sanctions policy applies. True when a row was added (a record already stored, e.g. after a
     retried batch, adds nothing)."""
+    if rec.get("type") == "clip_failed":
+        return _note_clip_failed(session, rec)
     if rec.get("type") not in ("transcript", "finding"):
         return False
     with session.begin():

@@ -60,10 +60,12 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def hls_server(src: Path, workdir: Path, loop: bool = False):
-    """Live HLS: FFmpeg writes 1-s segments and a sliding playlist; a thread serves the folder."""
+def hls_server(src: Path, workdir: Path, loop: bool = False, list_size: int = 6):
+    """Live HLS: FFmpeg writes 1-s segments and a sliding playlist; a thread serves the folder.
+    When `src` ends (no `loop`) FFmpeg exits and leaves the playlist without #EXT-X-ENDLIST, as a
+    crashed encoder does: a stalled stream."""
     workdir.mkdir(parents=True, exist_ok=True)
-    proc = _ffmpeg_push(src, ["-f", "hls", "-hls_time", "1", "-hls_list_size", "6", "-hls_flags",
+    proc = _ffmpeg_push(src, ["-f", "hls", "-hls_time", "1", "-hls_list_size", str(list_size), "-hls_flags",
                               "delete_segments+omit_endlist", str(workdir / "live.m3u8")], loop)
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(workdir)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

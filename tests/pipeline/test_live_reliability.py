@@ -1,0 +1,179 @@
+"""Live monitoring the way it fails in the field, on loopback servers with the real Whisper base:
+a source that stalls and leaves its playlist, a URL that is dead, and the monitor killed with -9
+and restarted on the same working directory and database."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.decode import probe
+from ingest.live import LiveOptions
+from pipeline.live import MonitorOptions
+from tests.utils.media import assemble, make_recording, run
+from tests.utils.servers import free_port, hls_server
+
+ray = pytest.importorskip("ray")
+
+CLAIM = "This tea will cure your diabetes."
+SCRIPT = [1.0, "Hello everyone, welcome to the live room.", 1.0, CLAIM, 3.0, "Thank you for joining us today.",
+          1.0, "It is the best serum in the world.", 2.0]
+LIVEGUARD = str(Path(sys.executable).parent / "liveguard")
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory):
+    """The script as an FLV with a keyframe every second (segments and clips can start anywhere)."""
+    tmp = tmp_path_factory.mktemp("reliability")
+    audio, placed = assemble(SCRIPT, tmp)
+    mp4 = make_recording(tmp / "room.mp4", audio)
+    flv = tmp / "room.flv"
+    run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(mp4), "-c:v", "libx264", "-g", "10",
+         "-c:a", "aac", "-f", "flv", str(flv)])
+    twice = tmp / "room2.flv"  # the show twice: the claim is spoken at two known times
+    run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-stream_loop", "1", "-i", str(flv), "-c", "copy",
+         str(twice)])
+    return flv, twice, placed
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def stopped_at(playlist: Path) -> float:
+    return playlist.stat().st_mtime  # the encoder's last write
+
+
+def test_stalled_hls_reports_each_claim_once_and_ends_by_itself(room, ray_local, tmp_path):
+    from pipeline.ray_monitor import RayMonitor, StreamSpec
+
+    flv, _, _ = room
+    records, lock = [], threading.Lock()
+
+    def on_record(rec):
+        with lock:
+            records.append(rec)
+
+    opts = MonitorOptions(window_max_s=6, window_min_s=3, clip_before_s=2, clip_after_s=2,
+                          live=LiveOptions(read_timeout_s=2, backoff_initial_s=0.3, backoff_max_s=1,
+                                           give_up_after_s=5, hls_start_segments=100))
+    mon = RayMonitor([], tmp_path / "work", opts, on_record=on_record)
+    mon.start()  # the model loads first, so the stream is joined from its start
+    try:
+        with hls_server(flv, tmp_path / "hls", list_size=30) as (url, proc):
+            mon.add_stream(StreamSpec("hls", url))
+            # the encoder reaches the end of the show and exits: the playlist stays, with no ENDLIST
+            mon.run(duration_s=120, status_every_s=0.5)
+            took = time.time() - proc.wait(timeout=5) - stopped_at(tmp_path / "hls" / "live.m3u8")
+    finally:
+        mon.stop()
+    ended = [r for r in records if r["type"] == "stream_ended"]
+    assert ended and "stalled" in ended[0]["reason"], records
+    assert took < 60, "the monitor should exit by itself soon after --give-up"
+    findings = [r for r in records if r["type"] == "finding"]
+    medical = [f for f in findings if f["label"] == "medical_claim_non_drug"]
+    assert len(medical) == 1, [(r["type"], r.get("t0"), r.get("text") or r.get("message") or r.get("label"))
+                               for r in records]
+    assert len([f for f in findings if f["label"] == "absolute_terms"]) <= 1
+    clips = [r for r in records if r["type"] == "clip"]
+    assert len(clips) == len(findings) and all(Path(c["path"]).exists() for c in clips)
+    assert all(r.get("delay_s") is None or r["delay_s"] >= 0 for r in findings)
+
+
+def test_dead_url_reports_an_error_while_failing_and_exits_nonzero(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/live/nothing.m3u8"
+    proc = subprocess.run([LIVEGUARD, "monitor", url, "--give-up", "3", "--db", "none", "--claims", "rules",
+                           "--workdir", str(tmp_path / "w"), "--out", str(tmp_path / "out.jsonl"), "-q",
+                           "--duration", "120"], capture_output=True, text=True, timeout=240)
+    records = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    errors = [r for r in records if r["type"] == "error"]
+    kinds = [r["type"] for r in records]
+    assert errors and kinds.index("error") < kinds.index("stream_ended")  # said while failing, not only at the end
+    assert "gives up in" in errors[0]["message"] and "127.0.0.1" in errors[0]["message"]
+    assert any("nothing was received" in e["message"] for e in errors)
+    assert "no stream delivered anything" in proc.stderr
+
+
+def _records(path: Path) -> list[dict]:
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:  # the line a kill -9 tore
+            pass
+    return out
+
+
+def test_kill_9_and_restart_on_the_same_state_loses_and_duplicates_nothing(room, tmp_path):
+    _, twice, placed = room
+    claim_t = [p.t0 for p in placed if p.text == CLAIM][0]
+    work, db, out = tmp_path / "work", tmp_path / "lg.sqlite", tmp_path / "out.jsonl"
+    cmd = [LIVEGUARD, "monitor", "--stream-id", "room", "--give-up", "5", "--db", f"sqlite:///{db}",
+           "--claims", "rules", "--workdir", str(work), "--out", str(out), "-q", "--window-s", "6",
+           "--clip-before", "2", "--clip-after", "6", "--duration", "150", "--hls-start", "1000"]
+    with hls_server(twice, tmp_path / "hls", list_size=120) as (url, src):
+        first = subprocess.Popen([*cmd[:2], url, *cmd[2:]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 120
+        while time.time() < deadline and not (out.exists() and any(
+                r["type"] == "finding" for r in _records(out))):
+            time.sleep(0.2)
+        first.send_signal(signal.SIGKILL)  # the finding's clip (6 s after the claim) is still owed
+        first.wait()
+        first.stderr.close()
+        before = _records(out)
+        assert any(r["type"] == "finding" for r in before), "no finding before the kill"
+        runs_before = {p.name.split("_s")[0] for p in (work / "room" / "recording").glob("*.ts")}
+        second = subprocess.run([*cmd[:2], url, *cmd[2:]], capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    records = _records(out)
+    findings = [r for r in records if r["type"] == "finding" and r["label"] == "medical_claim_non_drug"]
+    # the claim was spoken twice (show played twice, ~17 s apart): two findings, none twice
+    times = sorted(round(f["t0"], 1) for f in findings)
+    assert len(times) == len(set(times)), times
+    assert all(b - a > 5 for a, b in zip(times, times[1:])), times
+    assert times and abs(times[0] - claim_t) < 3
+    # every finding's clip exists and plays, or a clip_failed record says why; the first run's owed clip included
+    made = {r["path"] for r in records if r["type"] == "clip"}
+    failed = {r["clip"] for r in records if r["type"] == "clip_failed"}
+    for f in [r for r in records if r["type"] == "finding"]:
+        assert f["clip"] in made | failed, f
+        if f["clip"] in made:
+            assert probe(f["clip"]).has_audio
+    # the database: no finding stored twice, no flag pointing at a file that does not exist
+    con = sqlite3.connect(db)
+    rows = con.execute("select label, t0_ms from findings").fetchall()
+    assert len(rows) == len(set(rows))
+    for clip_path, evidence in con.execute("select clip_path, evidence from flags"):
+        assert (clip_path and os.path.exists(clip_path)) or "[no clip" in evidence
+    assert con.execute("select count(*) from recordings").fetchone()[0] == 1  # one monitoring session
+    # the first run's recording is still there, beside the second's (names differ per run)
+    runs_after = {p.name.split("_s")[0] for p in (work / "room" / "recording").glob("*.ts")}
+    assert runs_before < runs_after
+    paths = [json.loads(x)["path"] for x in (work / "room" / "recording" / "index.jsonl").read_text().splitlines()]
+    assert len(paths) == len(set(paths))
+    gaps = [r for r in records if r["type"] == "gap"]
+    assert gaps and gaps[0]["reason"] == "monitor restarted"
+
+
+def test_joining_a_cluster_with_a_token_at_hand_uses_token_auth(tmp_path):
+    from pipeline.ray_monitor import join_cluster_auth
+
+    (tmp_path / ".ray").mkdir()
+    env = {"RAY_ADDRESS": "127.0.0.1:6379"}
+    assert join_cluster_auth(env, home=tmp_path) is None  # no token anywhere: nothing to guess
+    (tmp_path / ".ray" / "auth_token").write_text("x" * 32)
+    assert join_cluster_auth(env, home=tmp_path) == "token" and env["RAY_AUTH_MODE"] == "token"
+    chosen = {"RAY_ADDRESS": "127.0.0.1:6379", "RAY_AUTH_MODE": "disabled"}
+    assert join_cluster_auth(chosen, home=tmp_path) is None and chosen["RAY_AUTH_MODE"] == "disabled"
+    assert join_cluster_auth({}, home=tmp_path) is None  # a local Ray: Ray's own default
