@@ -441,14 +441,15 @@ class RayMonitor:
             self._loop(t_end, on_status, status_every_s, until_stopped)
         except KeyboardInterrupt:
             log.warning("stopping: finishing buffered audio and clips (Ctrl-C again to leave now)")
-            self._begin_stop()
+            self.request_stop()
             self._loop(None, on_status, status_every_s, until_stopped)
         # streams still running at the end of a timed run: their visual findings so far are kept too
         self._finish_visual(list(self.visual_actors))
         self._collect_visual(wait=True)
         self._status(final=True)
 
-    def _begin_stop(self) -> None:
+    def request_stop(self) -> None:
+        """Stop as a timed stop does: streams end, buffered audio is checked, owed clips are cut."""
         if self.stopping_since is None:
             self.stopping_since = time.time()
             for sid in list(self.ingest):
@@ -459,7 +460,7 @@ class RayMonitor:
         while True:
             now = time.time()
             if t_end and now >= t_end:
-                self._begin_stop()
+                self.request_stop()
             if now >= next_status:
                 self._status()
                 if on_status:

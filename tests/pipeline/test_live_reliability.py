@@ -177,3 +177,35 @@ def test_joining_a_cluster_with_a_token_at_hand_uses_token_auth(tmp_path):
     chosen = {"RAY_ADDRESS": "127.0.0.1:6379", "RAY_AUTH_MODE": "disabled"}
     assert join_cluster_auth(chosen, home=tmp_path) is None and chosen["RAY_AUTH_MODE"] == "disabled"
     assert join_cluster_auth({}, home=tmp_path) is None  # a local Ray: Ray's own default
+
+
+def test_timed_stop_transcribes_the_buffered_audio_and_clips_hold_the_claim(room, ray_local, tmp_path):
+    """`--duration` ends the run just after the claim: the audio still held (not yet a full window)
+    is transcribed, and the clip, cut after the open segment was closed, holds the claim's words."""
+    from pipeline.ray_monitor import RayMonitor, StreamSpec
+    from tests.utils.servers import rtmp_server
+
+    flv, _, placed = room
+    claim = [p for p in placed if p.text == CLAIM][0]
+    records = []
+    opts = MonitorOptions(window_max_s=8, window_min_s=4, clip_before_s=2, clip_after_s=5,
+                          live=LiveOptions(read_timeout_s=3, backoff_initial_s=0.3, give_up_after_s=10))
+    with rtmp_server(flv) as (url, _):  # plays in real time from the moment the monitor connects
+        mon = RayMonitor([StreamSpec("room", url)], tmp_path / "work", opts, on_record=records.append)
+        mon.start()
+
+        def stop_after_claim(m):  # stream time, not wall time: the stream starts when the actor connects
+            snap = m.snapshots.get("room")
+            if snap is not None and snap.stream_t >= claim.t1 + 1.0:
+                m.request_stop()
+
+        try:
+            mon.run(duration_s=120, on_status=stop_after_claim, status_every_s=0.2)
+        finally:
+            mon.stop()
+    assert [r for r in records if r["type"] == "stream_ended"][0]["stream_t"] < claim.t1 + 4
+    medical = [r for r in records if r["type"] == "finding" and r["label"] == "medical_claim_non_drug"]
+    assert len(medical) == 1, records
+    (clip,) = [r for r in records if r["type"] == "clip" and r["label"] == "medical_claim_non_drug"]
+    held = probe(clip["path"]).duration_s
+    assert held >= medical[0]["t1"] - clip["t0"] - 0.3, (held, clip, medical[0])
