@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ingest.decode import AudioBlock, DecodeStats, VideoFrame, decode_media, is_url
 from ingest.hls import HlsCursor, HlsReader, is_hls
 from ingest.recorder import StreamRecorder, Timeline
+from ingest.windows import StreamBreak
 from liveguard.errors import MediaError, NoAudioStreamError
 
 __all__ = ["LiveOptions", "Gap", "LiveStatus", "LiveSource"]
@@ -117,7 +118,7 @@ class LiveSource:
             if sink is not None:
                 sink.close()
 
-    def items(self) -> Iterator[AudioBlock | VideoFrame]:
+    def items(self) -> Iterator[AudioBlock | VideoFrame | StreamBreak]:
         if self.start_wall is None:
             self.start_wall = self.clock()
         start = self.start_wall
@@ -170,6 +171,8 @@ class LiveSource:
             if hls_outcome == "no new segment":
                 reason = f"no new HLS segment for {self.opts.read_timeout_s:.0f} s"
             self.status.last_error = reason
+            if delivered:
+                yield StreamBreak(self.status.stream_t)  # what was heard before the drop is checked now
             now = self.clock()
             down_since = now if down_since is None or delivered else down_since
             self.status.down_since, self.status.failures = down_since, (1 if delivered else self.status.failures + 1)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ingest.decode import SAMPLE_RATE, AudioBlock, DecodeStats, VideoFrame, decode_media
 
-__all__ = ["Window", "WindowOptions", "cut_windows", "iter_file_windows"]
+__all__ = ["Window", "WindowOptions", "StreamBreak", "cut_windows", "iter_file_windows"]
 
 QUIET_HOP = SAMPLE_RATE // 10  # 100 ms energy frames when looking for a cut point
 LATE_FRAME_S = 2.0  # how much further the audio may run before a window stops waiting for frames
@@ -62,7 +62,15 @@ def _quiet_cut(audio: np.ndarray, lo: int, hi: int) -> int:
     return lo + int(np.argmin(energy)) * QUIET_HOP + QUIET_HOP // 2
 
 
-def cut_windows(items: Iterable[AudioBlock | VideoFrame], stream_id: str,
+@dataclass(frozen=True)
+class StreamBreak:
+    """A live source stopped delivering at stream time `t` (a drop or stall; it may come back).
+    The audio held so far becomes a window at once: a claim spoken just before a drop is
+    checked now, not when (or if) the source returns."""
+    t: float
+
+
+def cut_windows(items: Iterable[AudioBlock | VideoFrame | StreamBreak], stream_id: str,
                 opts: WindowOptions = WindowOptions()) -> Iterator[Window]:
     """Group decoded blocks and frames into windows; gaps in the audio are filled with silence.
 
@@ -105,6 +113,12 @@ def cut_windows(items: Iterable[AudioBlock | VideoFrame], stream_id: str,
         if isinstance(item, VideoFrame):
             frames.append(item)
             yield from release(False)
+            continue
+        if isinstance(item, StreamBreak):
+            if pending_n:
+                cut(pending_n)
+            yield from release(True)
+            t0 = None  # the next window starts with the next audio: no silence is made up for the hole
             continue
         if t0 is None:
             t0 = item.t0

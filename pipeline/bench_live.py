@@ -32,9 +32,16 @@ def _percentile(values: list[float], q: float) -> float:
 def _trial(file: str, n: int, batch_size: int, opts: MonitorOptions, model: str, device: str | None,
            engine: str, duration_s: float | None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="lg-bench-live-"))
+    clips = {"clip": 0, "clip_failed": 0}
+
+    def count(rec: dict) -> None:  # clips are cut during the run, as in `monitor`
+        if rec["type"] in clips:
+            clips[rec["type"]] += 1
+
     try:
         mon = RayMonitor([StreamSpec(f"s{i + 1}", file) for i in range(n)], work,
-                         replace(opts, batch_size=batch_size), model=model, device=device, engine=engine)
+                         replace(opts, batch_size=batch_size), model=model, device=device, engine=engine,
+                         on_record=count)
         mon.start()
         t = time.time()
         try:
@@ -45,6 +52,7 @@ def _trial(file: str, n: int, batch_size: int, opts: MonitorOptions, model: str,
         dropped = sum(s.dropped for s in mon.snapshots.values())
         p95 = _percentile(delays, 0.95)
         return {"streams": n, "batch_size": batch_size, "findings": len(delays), "dropped_windows": dropped,
+                "clips": clips["clip"], "clips_failed": clips["clip_failed"],
                 "p50_s": _percentile(delays, 0.5), "p95_s": p95, "max_s": max(delays, default=float("nan")),
                 "wall_s": time.time() - t, "ok": bool(delays) and p95 < DELAY_BOUND_S and dropped == 0}
     finally:
@@ -80,10 +88,10 @@ def format_live_bench(res: dict) -> str:
     lines = [f"{res['file']} on {res['device']} ({res['cpus']} CPUs, engine {res['engine']}), windows <= {res['window_s']} s "
              f"(joined up to {res['merge_max_s']:g} s under load), "
              f"bound: p95 speech-to-finding < {DELAY_BOUND_S:.0f} s with no dropped windows",
-             f"{'path':28s} {'streams':>7s} {'findings':>8s} {'dropped':>7s} {'p50 s':>6s} {'p95 s':>6s} "
+             f"{'path':28s} {'streams':>7s} {'findings':>8s} {'clips':>5s} {'dropped':>7s} {'p50 s':>6s} {'p95 s':>6s} "
              f"{'max s':>6s}  ok"]
     for r in res["rows"]:
-        lines.append(f"{r['path']:28s} {r['streams']:7d} {r['findings']:8d} {r['dropped_windows']:7d} "
+        lines.append(f"{r['path']:28s} {r['streams']:7d} {r['findings']:8d} {r.get('clips', 0):5d} {r['dropped_windows']:7d} "
                      f"{r['p50_s']:6.1f} {r['p95_s']:6.1f} {r['max_s']:6.1f}  {'yes' if r['ok'] else 'no'}")
     for path, n in sorted(res["max_streams_ok"].items()):
         lines.append(f"largest N within the bound, {path}: {n}")
