@@ -24,7 +24,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from liveguard.errors import MediaOpenError, StreamReadError
@@ -226,6 +226,14 @@ class HlsReader:
             if c.next_seq is None:  # first connection: start near the live edge, as players do
                 edge = pl.segments[-self.live_edge_segments:] if not pl.endlist else pl.segments
                 c.next_seq = edge[0].seq if edge else pl.media_sequence
+            if pl.segments and pl.segments[-1].seq < c.next_seq - 1:
+                # Numbers went back: the encoder restarted (FFmpeg starts again at 0 by default). What
+                # it lists now is new, on a new timeline; going by the old numbers would take the live
+                # stream for a stalled one.
+                log.warning("%s: media sequence went back from %d to %d: encoder restarted", self.url,
+                            c.next_seq - 1, pl.segments[-1].seq)
+                c.next_seq = pl.segments[0].seq
+                pl.segments[0] = replace(pl.segments[0], discontinuity=True)
             fresh = [s for s in pl.segments if s.seq >= c.next_seq]
             if pl.segments and pl.segments[0].seq > c.next_seq:
                 log.warning("%s: segments %d-%d left the playlist before they were read", self.url,

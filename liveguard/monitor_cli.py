@@ -108,6 +108,20 @@ def _listing_detectors(args: argparse.Namespace, stream_ids: list[str]) -> dict:
             zip(stream_ids, _per_stream(args.listing, stream_ids, "--listing")) if path}
 
 
+def _open_out(path: str):
+    """The JSON-lines output, appended to; a line torn by a crash of the last run is closed first, so
+    the next record is not glued onto it."""
+    p = Path(path)
+    if p.exists() and p.stat().st_size:
+        with open(p, "rb") as f:
+            f.seek(-1, 2)
+            torn = f.read(1) != b"\n"
+        if torn:
+            with open(p, "a", encoding="utf-8") as f:
+                f.write("\n")
+    return open(p, "a", encoding="utf-8")
+
+
 def _session_started(workdir: Path) -> str:
     """When monitoring in `workdir` started, kept in the workdir: a monitor restarted on the same
     workdir (after a crash, kill -9) goes on with the same database recording rows, so a record
@@ -239,7 +253,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     # rules + the fine-tuned model for every stream without a listing; a missing build fails here
     default_detector = make_detector(args.claims, model_dir=args.claims_model)
     detectors = _listing_detectors(args, [s.stream_id for s in specs])
-    out = open(args.out, "a", encoding="utf-8") if args.out else sys.stdout
+    out = _open_out(args.out) if args.out else sys.stdout
     lock = threading.Lock()
     urls = {s.stream_id: s.url for s in specs}
     store = _live_store(args, urls, service.service_ids if service is not None else {})

@@ -196,3 +196,37 @@ def test_dead_hls_url_ends_with_the_http_error():
         httpd.server_close()
     assert source.status.ended and "HTTP 404" in source.status.ended_reason
     assert not source.status.delivered_any and source.status.failures >= 2
+
+
+def test_hls_encoder_restarting_its_numbers_is_followed_not_taken_for_a_stall(tone_video, tmp_path):
+    """An encoder that restarts writes media sequence 0 again: the reader follows it (a new timeline)."""
+    opts = LiveOptions(read_timeout_s=1.0, backoff_initial_s=0.2, backoff_max_s=0.5, give_up_after_s=6.0,
+                       hls_start_segments=100)
+    with hls_server(tone_video, tmp_path / "hls") as (url, proc):
+        source = LiveSource(url, opts)
+        items = source.items()
+        blocks = []
+        for item in items:
+            if isinstance(item, AudioBlock):
+                blocks.append(item)
+            if source.status.stream_t >= 8:
+                break
+        proc.kill()
+        proc.wait()
+        seq_before = source.hls.next_seq
+        for f in (tmp_path / "hls").glob("*"):
+            f.unlink()
+        with hls_server(tone_video, tmp_path / "hls") as (url2, _):  # same folder, numbers from 0 again
+            assert url2.rsplit("/", 1)[1] == url.rsplit("/", 1)[1]
+            source.url = url2
+            source.hls.media_url = None
+            t = time.time()
+            for item in items:
+                if isinstance(item, AudioBlock):
+                    blocks.append(item)
+                if source.status.stream_t >= 14 or time.time() - t > 30:
+                    break
+            source.stop.set()
+    assert source.status.stream_t >= 14 and not source.status.ended, source.status
+    assert source.hls.next_seq < seq_before  # it went on from the restarted encoder's numbers
+    _assert_monotonic(blocks)

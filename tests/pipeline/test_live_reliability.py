@@ -209,3 +209,14 @@ def test_timed_stop_transcribes_the_buffered_audio_and_clips_hold_the_claim(room
     (clip,) = [r for r in records if r["type"] == "clip" and r["label"] == "medical_claim_non_drug"]
     held = probe(clip["path"]).duration_s
     assert held >= medical[0]["t1"] - clip["t0"] - 0.3, (held, clip, medical[0])
+
+
+def test_output_torn_by_a_crash_is_closed_before_new_records(tmp_path):
+    from liveguard.monitor_cli import _open_out
+
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"type": "transcript", "text": "ok"}\n{"type": "find')  # kill -9 mid-write
+    with _open_out(str(out)) as f:
+        f.write(json.dumps({"type": "finding", "label": "fake_price"}) + "\n")
+    assert _records(out)[-1] == {"type": "finding", "label": "fake_price"}
+    assert len(out.read_text().splitlines()) == 3
