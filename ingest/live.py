@@ -87,6 +87,7 @@ class LiveSource:
         self._ever_delivered = resume is not None  # failures before the first data are not gaps
         if resume:
             self.status.stream_t = resume[1]
+            self.status.delivered_any = True  # it delivered before the restart: a stall now is an end, not a dead URL
         self.hls = HlsCursor(next_seq=hls_next_seq) if is_hls(url) else None
         self._reader: HlsReader | None = None
 
