@@ -153,25 +153,47 @@ def cut_clip(segments: list[Segment], t0: float, t1: float, out: str | Path, ree
     seek = ["-ss", f"{start - segs[0].t0:.3f}", "-t", f"{end - start:.3f}"]
     copy = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *seek[:2], *source, *seek[2:], "-c", "copy",
             "-avoid_negative_ts", "make_zero", "-movflags", "+faststart", str(out)]
+    # Seeking inside joined TS segments can land past the only keyframe (sparse GOPs) and drop the
+    # picture; the segments themselves start on keyframes, so remuxing from the first one's start
+    # always holds it, with up to one segment of lead.
+    from_segment = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *source, "-t", f"{end - segs[0].t0:.3f}",
+                    "-c", "copy", "-avoid_negative_ts", "make_zero", "-movflags", "+faststart", str(out)]
+    want = _contents(Path(segs[0].path))
     encode = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *source, *seek,
               "-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-pix_fmt", "yuv420p",
               "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart", str(out)]
     tmp = out.with_name(out.stem + ".part" + out.suffix)  # a clip appears whole or not at all
     try:
-        for how, cmd in ([("encode", encode)] if reencode else [("remux", copy), ("encode", encode)]):
+        tries = [("encode", encode)] if reencode else [("remux", copy), ("remux from segment", from_segment),
+                                                       ("encode", encode)]
+        for how, cmd in tries:
             cmd = cmd[:-1] + [str(tmp)]
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             except (OSError, subprocess.TimeoutExpired) as exc:
                 raise ClipError(f"ffmpeg could not cut {out.name}: {exc}") from exc
             if proc.returncode == 0 and tmp.exists() and tmp.stat().st_size > 0:
-                tmp.replace(out)
-                return out
+                got = _contents(tmp)
+                if got[:2] == want[:2] and got[2] >= end - start - 0.5:  # same streams, whole span
+                    tmp.replace(out)
+                    return out
+                log.info("clip %s: %s gave %s, expected %s", out.name, how, got, want)
+                continue
             log.info("clip %s: %s failed (%s)", out.name, how, proc.stderr.strip()[-200:])
         raise ClipError(f"ffmpeg failed cutting {out.name} ({proc.returncode}): {proc.stderr.strip()[-800:]}")
     finally:
         listing.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
+
+
+def _contents(path: Path) -> tuple[bool, bool, float]:
+    """(has video, has audio, duration s) of a media file; (False, False, 0) if it cannot be read."""
+    try:
+        with av.open(str(path)) as c:
+            dur = c.duration / av.time_base if c.duration else 0.0
+            return bool(c.streams.video), bool(c.streams.audio), dur
+    except (av.error.FFmpegError, OSError):
+        return False, False, 0.0
 
 
 class _SegmentSink:
