@@ -38,7 +38,7 @@ BUILD_DIR = CORPUS_DIR / "splits"
 # saw any training item, rule or template.
 SPLITS = {
     "test_writers": ("t1_rooms_zh", "t2_rooms_en"),
-    "calib_writers": ("w6_service_voice_mixed", "w10_daily_goods_zh"),
+    "calib_writers": ("w6_service_voice_mixed", "w10_daily_goods_zh", "w13_kuaishou_laotie_zh", "w14_casual_live_en"),
 }
 PUBLIC_TEST_SHARE = 3  # in 10: public source groups (by a hash of their id) whose items are all test
 TEMPLATE_CALIB_SHARE = 0.2  # of the template set's train templates, held out whole for calibration

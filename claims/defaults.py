@@ -65,9 +65,6 @@ class LazyModel:
     def hits_batch(self, texts: Sequence[str], combined: bool = False):
         return self.model.hits_batch(texts, combined=combined)
 
-    def stack(self, texts: Sequence[str], rule_labels):
-        return self.model.stack(texts, rule_labels)
-
     def proba(self, texts: Sequence[str]):
         return self.model.proba(texts)
 

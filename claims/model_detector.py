@@ -21,19 +21,12 @@ from .normalize import normalize
 from .taxonomy import LABELS
 from .types import ClaimHit
 
-__all__ = ["ModelDetector", "ModelOutput", "StackResult", "predict", "attention_span"]
+__all__ = ["ModelDetector", "ModelOutput", "predict", "attention_span"]
 
 BATCH = 64
 INFER_MAX_TOKENS = 256
 MAX_SPAN_TOKENS = 12
 ATTENTION_MASS = 0.5
-
-
-@dataclass
-class StackResult:
-    add: list[ClaimHit]        # the model's hits to add to the rules'
-    veto: set[str]             # rule labels the combined evidence does not carry
-    scores: dict[str, float]   # label -> combined calibrated probability, for labels that fire
 
 
 @dataclass
@@ -116,8 +109,6 @@ class ModelDetector:
         self.thresholds = np.array([meta["thresholds"].get(lab, 1.01) for lab in self.labels], np.float32)
         self.combined_thresholds = np.array([meta["combined_thresholds"].get(lab, 1.01) for lab in self.labels],
                                             np.float32)
-        stack = meta.get("stack") or {}
-        self.stack_w = np.array([stack.get(lab, [1.0, 0.0, 0.0]) for lab in self.labels], np.float32)  # (L, 3)
         self.name = f"model:{meta.get('name', 'e5-claims')}@{meta.get('version', '1')}"
 
     @classmethod
@@ -178,37 +169,6 @@ class ModelDetector:
         lab = self.labels[j]
         return ClaimHit(label=lab, start=s, end=e, text=text[s:e], score=round(float(score), 4),
                         decided_by=self.name, legal_basis=LABELS[lab].legal_basis)
-
-    def stack(self, texts: Sequence[str], rule_labels: Sequence[set[str]]) -> list[StackResult]:
-        """The combined decision per text, given the labels the rules found: per label one calibrated
-        probability from the model's logit and the rules' verdict together (fitted on held-out
-        writers), against the label's combined threshold. Returns the model's hits to add (labels
-        the rules missed, and labels both found, so the finding names both) and the combined score
-        of every label that fires. Rule hits are never dropped (`veto` stays empty): rules are
-        reviewed patterns with exceptions, and the model misreads garbled transcripts ("Disturbo-T
-        cure diabetes and lower your blood pressure" scored < 0.05 on every label).
-        A label without a combined threshold (none could be calibrated) is left to the rules."""
-        if not texts:
-            return []
-        probs, out = self.run(texts)
-        results = []
-        for i, text in enumerate(texts):
-            r = np.array([1.0 if lab in rule_labels[i] else 0.0 for lab in self.labels], np.float32)
-            z = self.stack_w[:, 0] * out.logits[i] + self.stack_w[:, 1] * r + self.stack_w[:, 2]
-            p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
-            res = StackResult([], set(), {})
-            for j, lab in enumerate(self.labels):
-                th = self.combined_thresholds[j]
-                if th > 1.0:
-                    continue  # rules alone decide this label
-                if p[j] >= th:  # (a rule hit below it is kept as it is, with the rule's own score)
-                    res.scores[lab] = round(float(p[j]), 4)
-                    if not r[j] or probs[i, j] >= self.thresholds[j]:
-                        hit = self._hit(text, out, i, j, p[j])
-                        if hit is not None:
-                            res.add.append(hit)
-            results.append(res)
-        return results
 
     def detect(self, text: str, lang: str | None = None) -> list[ClaimHit]:
         return self.hits_batch([text])[0]

@@ -91,7 +91,8 @@ def test_training_learns_labels_and_calibrates_thresholds(tiny_model):
 
     out, ckpt, meta = tiny_model
     assert meta["epoch_losses"][-1] < meta["epoch_losses"][0]
-    assert set(meta["thresholds"]) == set(meta["labels"]) and set(meta["stack"]) == set(meta["labels"])
+    assert set(meta["thresholds"]) == set(meta["labels"])
+    assert meta["combined_thresholds"] == meta["thresholds"]  # ft4: the model adds at its own thresholds
     net, side = load_claims_net(out, ckpt)
     det = ModelDetector(net, E5Tokenizer.from_checkpoint(ckpt), side)
     p = det.proba(["原价77今天只要九十九", "谢谢大家 欢迎 77"])
@@ -130,33 +131,29 @@ def test_changed_weights_fail_the_checksum(tiny_model, tmp_path):
 
 
 class _FakeModel:
-    """The fine-tuned model's `stack` interface with fixed verdicts."""
+    """The fine-tuned model's `hits_batch` interface with fixed verdicts."""
 
     name = "model:fake@1"
 
-    def __init__(self, add=(), veto=()):
-        self._add, self._veto = add, set(veto)
+    def __init__(self, add=()):
+        self._add = add
 
-    def stack(self, texts, rule_labels):
-        from claims.model_detector import StackResult
+    def hits_batch(self, texts, combined=False):
         from claims.types import ClaimHit
 
-        out = []
-        for t in texts:
-            add = [ClaimHit(lab, 0, 3, t[:3], 0.9, self.name, "x") for lab in self._add]
-            out.append(StackResult(add, set(self._veto), {lab: 0.9 for lab in self._add}))
-        return out
+        return [[ClaimHit(lab, 0, 3, t[:3], 0.9, self.name, "x") for lab in self._add] for t in texts]
 
 
-def test_combined_policy_adds_model_labels_and_drops_vetoed_rule_labels():
+def test_combined_policy_adds_model_labels_and_keeps_every_rule_hit():
     from claims import CombinedDetector
 
     text = "这是全网最低价，原价1999今天只要99"
     rules_only = CombinedDetector(RuleDetector()).classify(text)
     assert "fake_price" in rules_only.labels
-    both = CombinedDetector(RuleDetector(), _FakeModel(add=["fear_inducement"], veto=["fake_price"])).classify(text)
+    both = CombinedDetector(RuleDetector(), _FakeModel(add=["fear_inducement", "fake_price"])).classify(text)
     assert "fear_inducement" in both.labels and both.decided_by["fear_inducement"] == "model:fake@1"
-    assert "fake_price" not in both.labels
+    assert rules_only.labels <= both.labels  # the model never removes a rule's finding
+    assert "model:fake@1" in both.decided_by["fake_price"] and "rule:" in both.decided_by["fake_price"]
 
 
 def test_health_food_label_subsumes_the_non_drug_one():
