@@ -170,6 +170,7 @@ class HlsReader:
         self._pending: list[HlsSegment] = []
         self._started = False  # a segment has been handed over on this connection
         self._init_sent: str | None = None
+        self._target = 0.0  # the playlist's target segment duration, once read
 
     # -- file object protocol (what PyAV looks for) ------------------------------------------------
     def readable(self) -> bool:
@@ -247,7 +248,7 @@ class HlsReader:
 
     def _fill(self) -> bool:
         """Load the next segment into the buffer; False when this input ends (see `outcome`)."""
-        deadline = self.clock() + max(self.read_timeout, 1.5 * getattr(self, "_target", 0.0))
+        deadline = self.clock() + max(self.read_timeout, 1.5 * self._target)
         while not self._pending:
             if self.stop.is_set():
                 self.outcome = "stopped"
@@ -266,7 +267,7 @@ class HlsReader:
             if self.clock() >= deadline:
                 self.outcome = "no new segment"
                 return False
-            self.stop.wait(min(1.0, max(0.2, getattr(self, "_target", 1.0) / 2)))
+            self.stop.wait(min(1.0, max(0.2, (self._target or 1.0) / 2)))
         seg = self._pending[0]
         if seg.discontinuity and self._started:
             self.outcome = "discontinuity"  # the next connection starts a fresh timeline here

@@ -60,7 +60,6 @@ class LiveStatus:
     last_error: str | None = None
     bad_packets: int = 0
     stream_t: float = 0.0  # stream time of the newest item delivered
-    down_since: float | None = None  # wall clock of the first failed connection in a row
     give_up_at: float | None = None  # wall clock at which a failing stream will be ended
     failures: int = 0  # failed connection attempts in a row
     delivered_any: bool = False  # the source has ever delivered (never: a dead input)
@@ -84,10 +83,10 @@ class LiveSource:
         self.stop = stop or threading.Event()
         self._realtime = opts.realtime if opts.realtime is not None else not is_url(url)
         self.start_wall = resume[0] if resume else None  # wall clock at stream time 0
-        self._ever_delivered = resume is not None  # failures before the first data are not gaps
         if resume:
             self.status.stream_t = resume[1]
-            self.status.delivered_any = True  # it delivered before the restart: a stall now is an end, not a dead URL
+            # it delivered before the restart: failures now are gaps, and a stall is an end, not a dead URL
+            self.status.delivered_any = True
         self.hls = HlsCursor(next_seq=hls_next_seq) if is_hls(url) else None
         self._reader: HlsReader | None = None
 
@@ -140,12 +139,12 @@ class LiveSource:
                 for item in self._session(offset, wall0):
                     if not delivered:
                         delivered = True
-                        if gap_t0 is not None and self._ever_delivered:
+                        if gap_t0 is not None and self.status.delivered_any:  # failures before any data are no gap
                             self.status.reconnects += 1
                             self.status.gaps.append(Gap(gap_t0, _item_t(item), self.status.last_error or "dropped"))
                         down_since, gap_t0, backoff = None, None, self.opts.backoff_initial_s
-                        self._ever_delivered = self.status.delivered_any = True
-                        self.status.down_since = self.status.give_up_at = None
+                        self.status.delivered_any = True
+                        self.status.give_up_at = None
                         self.status.failures = 0
                     yield item
             except NoAudioStreamError as exc:
@@ -176,7 +175,7 @@ class LiveSource:
                 yield StreamBreak(self.status.stream_t)  # what was heard before the drop is checked now
             now = self.clock()
             down_since = now if down_since is None or delivered else down_since
-            self.status.down_since, self.status.failures = down_since, (1 if delivered else self.status.failures + 1)
+            self.status.failures = 1 if delivered else self.status.failures + 1
             self.status.give_up_at = down_since + self.opts.give_up_after_s
             gap_t0 = self.status.stream_t if gap_t0 is None else gap_t0
             if now - down_since >= self.opts.give_up_after_s:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import av
 
+from ingest.decode import probe
 from liveguard.errors import LiveGuardError, MediaError
 
 __all__ = ["RecorderOptions", "Segment", "Timeline", "StreamRecorder", "ClipError", "read_index", "cut_clip",
@@ -189,11 +190,10 @@ def cut_clip(segments: list[Segment], t0: float, t1: float, out: str | Path, ree
 def _contents(path: Path) -> tuple[bool, bool, float]:
     """(has video, has audio, duration s) of a media file; (False, False, 0) if it cannot be read."""
     try:
-        with av.open(str(path)) as c:
-            dur = c.duration / av.time_base if c.duration else 0.0
-            return bool(c.streams.video), bool(c.streams.audio), dur
-    except (av.error.FFmpegError, OSError):
+        info = probe(path)
+    except MediaError:
         return False, False, 0.0
+    return info.has_video, info.has_audio, info.duration_s or 0.0
 
 
 class _SegmentSink:

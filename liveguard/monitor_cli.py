@@ -23,7 +23,7 @@ def live_table(mon) -> str:
         state = stream_state(snap)
         d = delays.get(sid)
         rows.append((sid, state, f"{snap.stream_t:.1f}", f"{snap.ingest_lag_s:.1f}", str(snap.pending),
-                     str(snap.dropped), str(snap.reconnects), f"{sum(g[1] - g[0] for g in snap.gaps):.1f}",
+                     str(snap.dropped), str(snap.reconnects), f"{snap.gap_seconds:.1f}",
                      str(mon.processor.findings.get(sid, 0)), f"{d['p95']:.1f}" if d else "-",
                      f"{snap.give_up_in_s:.0f} s" if snap.give_up_in_s is not None else "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

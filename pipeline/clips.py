@@ -29,10 +29,6 @@ class ClipRequest:
     t1: float
     out: str  # where the clip goes (also what the finding record and its flag point at)
 
-    @property
-    def key(self) -> str:
-        return self.out
-
 
 class ClipJournal:
     """Append-only record of clip requests and outcomes (JSON lines; a torn last line is skipped)."""

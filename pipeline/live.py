@@ -98,6 +98,10 @@ class IngestSnapshot:
     failures: int = 0  # failed connection attempts in a row
     give_up_in_s: float | None = None  # while failing: seconds until the stream is ended
 
+    @property
+    def gap_seconds(self) -> float:
+        return sum(t1 - t0 for t0, t1, _ in self.gaps)
+
 
 class StreamIngest:
     """One live stream: a reader thread producing windows into a small bounded buffer."""
@@ -163,7 +167,7 @@ class StreamIngest:
         return IngestSnapshot(self.stream_id, self.url, st.connected, st.ended and not self.thread.is_alive(),
                               st.ended_reason, st.last_error, round(st.stream_t, 3), self.source.start_wall,
                               round(max(lag, 0.0), 3), pending, self.windows, self.dropped, st.reconnects,
-                              [(g.t0, g.t1, g.reason) for g in st.gaps], st.delivered_any or self.windows > 0,
+                              [(g.t0, g.t1, g.reason) for g in st.gaps], st.delivered_any,
                               st.failures, round(give_up_in, 1) if give_up_in is not None else None)
 
     def cut_clip(self, t0: float, t1: float, out: str | Path) -> str:

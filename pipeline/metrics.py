@@ -54,7 +54,7 @@ class LiveMetrics:
         self.dropped.labels(s).set(snap.dropped)
         self.reconnects.labels(s).set(snap.reconnects)
         self.stream_time.labels(s).set(snap.stream_t)
-        self.gap_seconds.labels(s).set(sum(g[1] - g[0] for g in snap.gaps))
+        self.gap_seconds.labels(s).set(snap.gap_seconds)
         current = stream_state(snap)
         for state in STATES:
             self.state.labels(s, state).set(1 if state == current else 0)

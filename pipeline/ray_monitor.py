@@ -32,7 +32,7 @@ from claims import RuleDetector
 from ingest.recorder import ClipError, cut_clip, read_index
 from liveguard.errors import ConfigError
 from pipeline.live import IngestSnapshot, LiveProcessor, MonitorOptions, StreamIngest, merge_backlog
-from pipeline.metrics import LiveMetrics
+from pipeline.metrics import LiveMetrics, stream_state
 
 __all__ = ["IngestActor", "AsrActor", "VisualActor", "RayMonitor", "StreamSpec"]
 
@@ -396,7 +396,7 @@ class RayMonitor:
         self._gaps_seen[sid] = len(snap.gaps)
         if snap.ended and sid not in self._reported_end:
             self._reported_end.add(sid)
-            if not snap.delivered_any and snap.ended_reason != "stopped":
+            if stream_state(snap) == "failed":
                 self.on_record({"type": "error", "source": sid, "message": (
                     f"stream failed, nothing was received: {snap.ended_reason}")})
             self.on_record({"type": "stream_ended", "source": sid, "reason": snap.ended_reason,
@@ -483,8 +483,7 @@ class RayMonitor:
 
     def failed_streams(self) -> list[str]:
         """Streams that ended without ever delivering anything (a dead URL, nothing listening)."""
-        return [sid for sid, snap in self.snapshots.items()
-                if snap.ended and not snap.delivered_any and snap.ended_reason != "stopped"]
+        return [sid for sid, snap in self.snapshots.items() if stream_state(snap) == "failed"]
 
     def stop(self) -> None:
         self._local_clips.shutdown(wait=True)

@@ -27,16 +27,22 @@ def tone_video(tmp_path_factory):
     return path
 
 
-def _read(source: LiveSource, seconds: float, on_item=None) -> list[AudioBlock]:
-    """Audio blocks until `seconds` of stream time have been delivered (bounded by wall time)."""
-    blocks, deadline = [], time.time() + seconds * 3 + 15
-    for item in source.items():
+def _collect(items, until=lambda: False, limit_s: float = 30.0, on_item=None) -> list[AudioBlock]:
+    """Audio blocks from `items` until `until()` holds or `limit_s` of wall time has passed."""
+    blocks, deadline = [], time.time() + limit_s
+    for item in items:
         if isinstance(item, AudioBlock):
             blocks.append(item)
         if on_item:
             on_item(item)
-        if source.status.stream_t >= seconds or time.time() > deadline:
+        if until() or time.time() > deadline:
             break
+    return blocks
+
+
+def _read(source: LiveSource, seconds: float, on_item=None) -> list[AudioBlock]:
+    """Audio blocks until `seconds` of stream time have been delivered (bounded by wall time)."""
+    blocks = _collect(source.items(), lambda: source.status.stream_t >= seconds, seconds * 3 + 15, on_item)
     source.stop.set()
     return blocks
 
@@ -144,21 +150,12 @@ def test_stalled_hls_is_read_once_and_ends_after_give_up(tone_video, tmp_path):
     with hls_server(tone_video, tmp_path / "hls") as (url, proc):
         source = LiveSource(url, opts)
         items = source.items()
-        blocks = []
-        for item in items:
-            if isinstance(item, AudioBlock):
-                blocks.append(item)
-            if source.status.stream_t >= 5:
-                break
+        blocks = _collect(items, lambda: source.status.stream_t >= 5)
         proc.kill()  # the encoder crashes; the playlist stays as it was
         proc.wait()
         published = (tmp_path / "hls" / "live.m3u8").read_text().count("#EXTINF")
         t = time.time()
-        for item in items:  # bounded: a replaying reader would never end by itself
-            if isinstance(item, AudioBlock):
-                blocks.append(item)
-            if time.time() - t > 30:
-                break
+        blocks += _collect(items)  # bounded: a replaying reader would never end by itself
         waited = time.time() - t
     assert source.status.ended and "stalled" in source.status.ended_reason
     assert waited < 4.0 + 10
@@ -205,12 +202,7 @@ def test_hls_encoder_restarting_its_numbers_is_followed_not_taken_for_a_stall(to
     with hls_server(tone_video, tmp_path / "hls") as (url, proc):
         source = LiveSource(url, opts)
         items = source.items()
-        blocks = []
-        for item in items:
-            if isinstance(item, AudioBlock):
-                blocks.append(item)
-            if source.status.stream_t >= 8:
-                break
+        blocks = _collect(items, lambda: source.status.stream_t >= 8)
         proc.kill()
         proc.wait()
         seq_before = source.hls.next_seq
@@ -220,12 +212,7 @@ def test_hls_encoder_restarting_its_numbers_is_followed_not_taken_for_a_stall(to
             assert url2.rsplit("/", 1)[1] == url.rsplit("/", 1)[1]
             source.url = url2
             source.hls.media_url = None
-            t = time.time()
-            for item in items:
-                if isinstance(item, AudioBlock):
-                    blocks.append(item)
-                if source.status.stream_t >= 14 or time.time() - t > 30:
-                    break
+            blocks += _collect(items, lambda: source.status.stream_t >= 14)
             source.stop.set()
     assert source.status.stream_t >= 14 and not source.status.ended, source.status
     assert source.hls.next_seq < seq_before  # it went on from the restarted encoder's numbers
