@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import statistics
 import time
 from collections.abc import Callable
@@ -23,8 +24,57 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+log = logging.getLogger(__name__)
+
+
+def _ray_address(environ=os.environ) -> tuple[str, int] | None:
+    """(host, port) of the cluster RAY_ADDRESS names; None for no address, "auto", "local" or ray://."""
+    addr = environ.get("RAY_ADDRESS", "").strip()
+    if not addr or addr in ("auto", "local") or "://" in addr:
+        return None
+    host, _, port = addr.rpartition(":")
+    try:
+        return host.strip("[]") or "127.0.0.1", int(port)
+    except ValueError:
+        return None
+
+
+def _local_ray_on_loopback(environ=os.environ) -> None:
+    """Ray on this machine stays on 127.0.0.1. Ray picks the node address once, at import, and
+    rewrites 127.0.0.1 into the machine's network address unless clusters are "disabled"
+    (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, its laptop setting). Both cases want loopback: a local
+    Ray has no authentication and anyone who can reach it can run code, so a single-machine monitor
+    must not listen on the network; and a cluster started on loopback (RAY_ADDRESS=127.0.0.1:port)
+    can only be reached there. A cluster on another host is joined as Ray does it."""
+    target = _ray_address(environ)
+    if not environ.get("RAY_ADDRESS") or (target and (target[0] == "localhost" or target[0] == "::1"
+                                                      or target[0].startswith("127."))):
+        environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+def join_cluster_auth(environ=os.environ, home: Path | None = None) -> str | None:
+    """Joining an existing cluster (RAY_ADDRESS set) that uses token authentication, which `ray
+    start` turns on by default in this Ray: the client must say RAY_AUTH_MODE=token too, or its
+    connection times out with no word on why. Set it when a token is at hand (RAY_AUTH_TOKEN,
+    RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token) and the user has not chosen a mode, before Ray is
+    imported: Ray reads the mode into its C++ config at import. Returns the mode set."""
+    if not environ.get("RAY_ADDRESS") or environ.get("RAY_AUTH_MODE"):
+        return None
+    token_file = (home or Path.home()) / ".ray" / "auth_token"
+    if environ.get("RAY_AUTH_TOKEN") or environ.get("RAY_AUTH_TOKEN_PATH") or token_file.exists():
+        environ["RAY_AUTH_MODE"] = "token"
+        log.info("joining the Ray cluster at %s with token authentication", environ["RAY_ADDRESS"])
+        return "token"
+    return None
+
+
+# before `import ray`: Ray reads both settings when it is imported
+_local_ray_on_loopback()
+join_cluster_auth()
+
+import ray  # noqa: E402
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError  # noqa: E402
 
 from asr.transcriber import AsrOptions, Transcriber
 from asr.whisper_model import load_whisper
@@ -36,7 +86,6 @@ from pipeline.metrics import LiveMetrics, stream_state
 
 __all__ = ["IngestActor", "AsrActor", "VisualActor", "RayMonitor", "StreamSpec"]
 
-log = logging.getLogger(__name__)
 TICK_S = 0.2  # driver loop period when idle
 MAX_WINDOW_RETRIES = 3  # a window that kills the ASR actor this often is dropped, with an error record
 CALL_TIMEOUT_S = 30.0  # a remote call that takes longer than this is treated as a dead actor
@@ -103,21 +152,6 @@ class VisualActor:
         return self.checker.finish()
 
 
-def join_cluster_auth(environ=os.environ, home: Path | None = None) -> str | None:
-    """Joining an existing cluster (RAY_ADDRESS set) that uses token authentication, which `ray
-    start` turns on by default in this Ray: the client must say RAY_AUTH_MODE=token too, or its
-    connection times out with no word on why. Set it when a token is at hand (RAY_AUTH_TOKEN,
-    RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token) and the user has not chosen a mode. Returns the mode set."""
-    if not environ.get("RAY_ADDRESS") or environ.get("RAY_AUTH_MODE"):
-        return None
-    token_file = (home or Path.home()) / ".ray" / "auth_token"
-    if environ.get("RAY_AUTH_TOKEN") or environ.get("RAY_AUTH_TOKEN_PATH") or token_file.exists():
-        environ["RAY_AUTH_MODE"] = "token"
-        log.info("joining the Ray cluster at %s with token authentication", environ["RAY_ADDRESS"])
-        return "token"
-    return None
-
-
 @dataclass(frozen=True)
 class StreamSpec:
     stream_id: str
@@ -151,7 +185,13 @@ class RayMonitor:
 
     def start(self) -> None:
         if not ray.is_initialized():
-            join_cluster_auth()
+            target = _ray_address()
+            if target is not None:  # Ray itself retries an unreachable cluster without end
+                try:
+                    socket.create_connection(target, timeout=10).close()
+                except OSError as exc:
+                    raise ConfigError(f"cannot reach the Ray cluster at RAY_ADDRESS={os.environ['RAY_ADDRESS']}: "
+                                      f"{exc}") from exc
             try:
                 ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
             except ConnectionError as exc:

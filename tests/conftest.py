@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Test modules import Ray before the monitor does: keep every local Ray on loopback from the start
+# (see pipeline.ray_monitor._local_ray_on_loopback).
+if not os.environ.get("RAY_ADDRESS"):
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 from asr import AsrOptions, Transcriber, load_whisper
 from models.tiny import save_tiny_whisper

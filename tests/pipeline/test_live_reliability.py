@@ -179,6 +179,29 @@ def test_joining_a_cluster_with_a_token_at_hand_uses_token_auth(tmp_path):
     assert join_cluster_auth({}, home=tmp_path) is None  # a local Ray: Ray's own default
 
 
+def test_ray_on_this_machine_stays_on_loopback_and_a_remote_cluster_is_left_alone():
+    from pipeline.ray_monitor import _local_ray_on_loopback, _ray_address
+
+    for env in ({}, {"RAY_ADDRESS": "127.0.0.1:6380"}, {"RAY_ADDRESS": "localhost:6380"}):
+        _local_ray_on_loopback(env)
+        assert env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0", env
+    for env in ({"RAY_ADDRESS": "10.1.2.3:6379"}, {"RAY_ADDRESS": "ray://head:10001"}):
+        _local_ray_on_loopback(env)
+        assert "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER" not in env, env
+    assert _ray_address({"RAY_ADDRESS": "[::1]:6380"}) == ("::1", 6380)
+    assert _ray_address({"RAY_ADDRESS": "auto"}) is None
+
+
+def test_a_cluster_address_that_does_not_answer_is_an_error_not_a_hang(tmp_path):
+    port = free_port()  # nothing listens there
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    proc = subprocess.run([LIVEGUARD, "monitor", f"http://127.0.0.1:{free_port()}/x.m3u8", "--db", "none",
+                           "--claims", "rules", "--workdir", str(tmp_path / "w"), "-q", "--duration", "30"],
+                          env={**env, "RAY_ADDRESS": f"127.0.0.1:{port}"}, capture_output=True, text=True,
+                          timeout=120)  # Ray alone would retry without end: TimeoutExpired
+    assert proc.returncode != 0 and f"cannot reach the Ray cluster at RAY_ADDRESS=127.0.0.1:{port}" in proc.stderr
+
+
 def test_timed_stop_transcribes_the_buffered_audio_and_clips_hold_the_claim(room, ray_local, tmp_path):
     """`--duration` ends the run just after the claim: the audio still held (not yet a full window)
     is transcribed, and the clip, cut after the open segment was closed, holds the claim's words."""
@@ -220,3 +243,57 @@ def test_output_torn_by_a_crash_is_closed_before_new_records(tmp_path):
         f.write(json.dumps({"type": "finding", "label": "fake_price"}) + "\n")
     assert _records(out)[-1] == {"type": "finding", "label": "fake_price"}
     assert len(out.read_text().splitlines()) == 3
+
+
+def test_monitor_joins_a_cluster_started_with_ray_start(room, tmp_path):
+    """A user's own cluster: `ray start --head` on loopback with token authentication (this Ray turns it
+    on whenever ~/.ray/auth_token exists, and any local `ray.init()` writes one); `liveguard monitor`
+    with only RAY_ADDRESS set joins it, runs there and finds the claim."""
+    import shutil
+    import socket
+    import tempfile
+
+    flv, _, _ = room
+    home = tmp_path / "home"
+    home.mkdir()
+    ray_tmp = Path(tempfile.mkdtemp(prefix="lgray", dir="/tmp"))  # Ray's socket paths must stay short
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    # the head on loopback only (Ray's laptop setting); HOME: where `ray start` writes the token
+    head_env = {**base, "HOME": str(home), "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    subprocess.run([ray_cli, "get-auth-token", "--generate"], env=head_env, check=True, capture_output=True,
+                   timeout=60)
+    head = subprocess.Popen([ray_cli, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+                             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={ray_tmp}"],
+                            env=head_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 90
+        while True:
+            with socket.socket() as probe_sock:
+                if probe_sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert head.poll() is None and time.time() < deadline, "ray start --head did not come up"
+            time.sleep(0.5)
+        out = tmp_path / "out.jsonl"
+        mon_env = {**base, "HOME": str(home), "RAY_ADDRESS": f"127.0.0.1:{port}"}  # nothing else set
+        with hls_server(flv, tmp_path / "hls", list_size=60) as (url, _):
+            proc = subprocess.run([LIVEGUARD, "monitor", url, "--stream-id", "room", "--give-up", "4", "--db",
+                                   "none", "--claims", "rules", "--workdir", str(tmp_path / "w"), "--out",
+                                   str(out), "-q", "--window-s", "6", "--duration", "90", "--hls-start", "1000"],
+                                  env=mon_env, capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert any(r["type"] == "finding" and r["label"] == "medical_claim_non_drug" for r in _records(out))
+        # it ran on the user's cluster (its driver and workers logged there), not on a Ray of its own
+        logs = list(ray_tmp.glob("session_*/logs/python-core-driver-*"))
+        assert logs, sorted(p.name for p in ray_tmp.glob("session_*/logs/*"))[:40]
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
+        subprocess.run(["pkill", "-9", "-f", str(ray_tmp)], check=False)  # its raylet, GCS and workers
+        shutil.rmtree(ray_tmp, ignore_errors=True)
