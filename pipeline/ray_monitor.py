@@ -43,9 +43,9 @@ def _ray_address(environ=os.environ) -> tuple[str, int] | None:
 def _local_ray_on_loopback(environ=os.environ) -> None:
     """Ray on this machine stays on 127.0.0.1. Ray picks the node address once, at import, and
     rewrites 127.0.0.1 into the machine's network address unless clusters are "disabled"
-    (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, its laptop setting). Both cases want loopback: a local
-    Ray has no authentication and anyone who can reach it can run code, so a single-machine monitor
-    must not listen on the network; and a cluster started on loopback (RAY_ADDRESS=127.0.0.1:port)
+    (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, its laptop setting). Both cases want loopback: whoever
+    reaches a Ray can submit code to it (token authentication is the only guard), so a
+    single-machine monitor has no reason to listen on the network; and a cluster started on loopback (RAY_ADDRESS=127.0.0.1:port)
     can only be reached there. A cluster on another host is joined as Ray does it."""
     target = _ray_address(environ)
     if not environ.get("RAY_ADDRESS") or (target and (target[0] == "localhost" or target[0] == "::1"
