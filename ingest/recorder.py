@@ -62,7 +62,9 @@ def new_run_id() -> str:
 
 def read_index(directory: str | Path) -> list[Segment]:
     """The segments of every run recorded in `directory` whose files still exist, in stream time
-    order (a torn last line, as a crash leaves it, is skipped)."""
+    order (a torn last line, as a crash leaves it, is skipped). A segment that was still open when
+    its run was killed is listed only by the line written when it was opened (its end unknown):
+    its end is read from the file, which holds everything muxed up to the kill."""
     index = Path(directory) / "index.jsonl"
     if not index.exists():
         return []
@@ -74,6 +76,12 @@ def read_index(directory: str | Path) -> list[Segment]:
             continue
         if Path(seg.path).exists():
             seen[seg.path] = seg
+    for seg in [s for s in seen.values() if s.t1 <= s.t0]:
+        held = _contents(Path(seg.path))[2]
+        if held > 0:
+            seg.t1 = seg.t0 + held
+        else:
+            del seen[seg.path]
     return sorted(seen.values(), key=lambda s: (s.t0, s.t1))
 
 
@@ -116,6 +124,12 @@ class StreamRecorder:
             for old in self.segments[: len(self.segments) - len(keep)]:
                 Path(old.path).unlink(missing_ok=True)
             self.segments = keep
+
+    def _opened(self, seg: Segment) -> None:
+        """List a segment as soon as it is opened (end = start): if this process is killed, the
+        next run still finds the file and reads its end from it (read_index)."""
+        with self._lock, open(self.dir / "index.jsonl", "a") as f:
+            f.write(json.dumps(asdict(seg)) + "\n")
 
     def covered(self) -> tuple[float, float] | None:
         with self._lock:
@@ -239,6 +253,7 @@ class _SegmentSink:
             log.warning("recorder: no container can hold the streams of session %d", self.session)
             return
         self.seg = Segment(str(path), self.session, t, t, self.rec.run)
+        self.rec._opened(self.seg)
 
     def write(self, packet: av.Packet) -> None:
         if packet.pts is None or packet.dts is None or packet.time_base is None:

@@ -42,6 +42,7 @@ class Window:
     t0: float  # stream seconds of audio[0]
     audio: np.ndarray  # float32 mono at 16 kHz
     frames: list[VideoFrame] = field(default_factory=list)
+    recovered: bool = False  # read back from the recording after a crash, not heard live
 
     @property
     def t1(self) -> float:

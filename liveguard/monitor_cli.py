@@ -122,6 +122,26 @@ def _open_out(path: str):
     return open(p, "a", encoding="utf-8")
 
 
+def _reported_in(path: str | None, tail_bytes: int = 8 << 20) -> dict[str, list[dict]]:
+    """Transcript and finding records at the end of an earlier run's output, per stream: what a
+    run killed with -9 had already written (see pipeline.ledger)."""
+    if not path or not Path(path).exists():
+        return {}
+    with open(path, "rb") as f:
+        f.seek(max(0, f.seek(0, 2) - tail_bytes))
+        lines = f.read().decode("utf-8", errors="replace").splitlines()
+    out: dict[str, list[dict]] = {}
+    for line in lines:
+        try:
+            rec = json.loads(line)
+            if rec.get("type") in ("transcript", "finding"):
+                out.setdefault(rec["source"], []).append(
+                    {k: rec[k] for k in ("type", "label", "t0", "t1") if k in rec})
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # a torn line or a line cut by the tail read
+    return out
+
+
 def _session_started(workdir: Path) -> str:
     """When monitoring in `workdir` started, kept in the workdir: a monitor restarted on the same
     workdir (after a crash, kill -9) goes on with the same database recording rows, so a record
@@ -253,6 +273,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     # rules + the fine-tuned model for every stream without a listing; a missing build fails here
     default_detector = make_detector(args.claims, model_dir=args.claims_model)
     detectors = _listing_detectors(args, [s.stream_id for s in specs])
+    reported = _reported_in(args.out)
     out = _open_out(args.out) if args.out else sys.stdout
     lock = threading.Lock()
     urls = {s.stream_id: s.url for s in specs}
@@ -274,7 +295,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     try:  # the output file is closed however the run ends (a failed start included)
         mon = RayMonitor(specs, Path(args.workdir), _monitor_options(args), model=args.model,
                          device=args.device, engine=args.engine, n_asr=args.asr_actors, asr_gpus=args.asr_gpus,
-                         on_record=on_record, visual=visual, detectors=detectors, detector=default_detector)
+                         on_record=on_record, visual=visual, detectors=detectors, detector=default_detector,
+                         reported=reported)
         if args.metrics_port:
             mon.metrics.serve(args.metrics_port)
         mon.start()

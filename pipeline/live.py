@@ -25,6 +25,7 @@ from asr.types import Segment
 from claims import ClaimDetector
 from ingest.live import LiveOptions, LiveSource
 from ingest.recorder import RecorderOptions, StreamRecorder, new_run_id
+from ingest.recovery import recorded_items
 from ingest.windows import Window, WindowOptions, cut_windows
 from pipeline.clips import ClipJournal, ClipRequest
 from pipeline.findings import Finding, find_claims
@@ -70,7 +71,7 @@ def merge_backlog(pending: list[tuple[Window, float]], max_s: float) -> list[tup
             prev, prev_ready = out[k]
             if abs(prev.t1 - window.t0) < 0.05 and prev.duration + window.duration <= max_s:
                 joined = Window(prev.stream_id, prev.index, prev.t0, np.concatenate([prev.audio, window.audio]),
-                                prev.frames + window.frames)
+                                prev.frames + window.frames, prev.recovered and window.recovered)
                 out[k] = (joined, min(prev_ready, ready))
                 continue
         last[window.stream_id] = len(out)
@@ -122,8 +123,12 @@ class StreamIngest:
             except (ValueError, KeyError, TypeError):
                 log.warning("stream %s: unreadable %s, starting a new clock", stream_id, self.state_file)
         self.recorder = StreamRecorder(self.dir / "recording", opts.recorder)
+        if resume is not None and self.recorder.segments:
+            # the hole left by a crash starts where the recording ends, past the last window cut
+            resume = (resume[0], max(resume[1], max(s.t1 for s in self.recorder.segments)))
         self.source = LiveSource(url, opts.live, recorder=self.recorder, resume=resume, hls_next_seq=hls_seq)
         self.buffer: deque[tuple[Window, float]] = deque()  # (window, wall time it was ready)
+        self.recovered: deque[tuple[Window, float]] = deque()  # read back from the recording: never dropped
         self.lock = threading.Lock()
         self.windows = 0
         self.dropped = 0
@@ -152,15 +157,29 @@ class StreamIngest:
         tmp.write_text(json.dumps(state))
         tmp.replace(self.state_file)
 
+    def recover(self, spans: list[tuple[float, float]]) -> int:
+        """Windows for `spans` of stream time read back from the recording (audio a killed monitor
+        had read but not reported, see pipeline.ledger); they are taken before live windows."""
+        items = recorded_items(list(self.recorder.segments), spans, self.opts.live.frame_fps,
+                               self.opts.live.frame_height)
+        windows = list(cut_windows(items, self.stream_id, self.opts.window_options()))
+        now = time.time()
+        for k, window in enumerate(windows):
+            window.index, window.recovered = -(k + 1), True  # apart from the live windows' numbers
+        with self.lock:
+            self.recovered.extend((w, now) for w in windows)
+        return len(windows)
+
     def take(self, max_n: int = 8) -> list[tuple[Window, float]]:
         with self.lock:
-            out = [self.buffer.popleft() for _ in range(min(max_n, len(self.buffer)))]
+            out = [self.recovered.popleft() for _ in range(min(max_n, len(self.recovered)))]
+            out += [self.buffer.popleft() for _ in range(min(max_n - len(out), len(self.buffer)))]
         return out
 
     def snapshot(self) -> IngestSnapshot:
         st = self.source.status
         with self.lock:
-            pending = len(self.buffer)
+            pending = len(self.buffer) + len(self.recovered)
         now = time.time()
         lag = now - (self.source.start_wall or now) - st.stream_t if st.connected else 0.0
         give_up_in = max(0.0, st.give_up_at - now) if st.give_up_at is not None and not st.ended else None
@@ -182,13 +201,28 @@ class StreamIngest:
         self.thread.join(timeout=10)
 
 
+def _already(records, kind: str, label: str | None, t0: float, t1: float) -> bool:
+    """Whether `records` hold a `kind` record (of `label`) covering most of [t0, t1]."""
+    for r in records:
+        if r.get("type") != kind or (label is not None and r.get("label") != label):
+            continue
+        overlap = min(t1, r["t1"]) - max(t0, r["t0"])
+        if overlap > 0.5 * min(t1 - t0, r["t1"] - r["t0"]):
+            return True
+    return False
+
+
 class LiveProcessor:
     """Transcribed windows -> report records, findings with delays, and clip requests."""
 
     def __init__(self, detector: ClaimDetector, clips_dir: str | Path, opts: MonitorOptions = MonitorOptions(),
                  fusion: FusionOptions = FusionOptions(), transcript_keep_s: float = 120.0,
-                 detectors: dict[str, ClaimDetector] | None = None, run: str | None = None):
+                 detectors: dict[str, ClaimDetector] | None = None, run: str | None = None,
+                 reported: dict[str, list[dict]] | None = None):
+        """`reported`: stream -> transcript and finding records an earlier run already wrote (from
+        its output): what is read back from the recording after a crash is not reported twice."""
         self.detector = detector
+        self.reported = reported or {}
         self.detectors = detectors or {}  # per stream (e.g. with the stream's product listing)
         self.fusion = fusion
         self.transcript_keep_s = transcript_keep_s  # recent transcript kept per stream, for fusion's cues
@@ -213,7 +247,11 @@ class LiveProcessor:
         # stream time runs ahead of the clock), the time the window's audio arrived.
         spoken_wall = (lambda t: min(ready_wall, start_wall + t)) if start_wall else None
         records: list[dict] = []
-        for s in wt.segments:
+        recovered = wt.window.recovered
+        segments = wt.segments
+        if recovered:  # the ledger is written after the records: a kill in between left them written
+            segments = [s for s in segments if not _already(self.reported.get(sid, ()), "transcript", None, s.t0, s.t1)]
+        for s in segments:
             records.append({"type": "transcript", "source": sid, "t0": s.t0, "t1": s.t1, "text": s.text,
                             "lang": s.lang, "hallucination": s.hallucination,
                             "hallucination_reason": s.hallucination_reason, "model": s.model_id})
@@ -222,10 +260,18 @@ class LiveProcessor:
         self._remember(sid, wt.segments)
         for f in find_claims(sorted(wt.segments, key=lambda s: s.t0), self.detectors.get(sid, self.detector), sid,
                                previous=previous):
+            if recovered and _already(self.reported.get(sid, ()), "finding", f.label, f.t0, f.t1):
+                continue
             delay = now - spoken_wall(f.t1) if spoken_wall else None
-            if delay is not None:
+            if delay is not None and not recovered:  # the live delay figures; a read-back waited out a crash
                 self.delays.setdefault(sid, []).append(delay)
-            records.append(self._finding_record(f, delay))
+            rec = self._finding_record(f, delay)
+            if recovered:
+                rec["recovered"] = True
+            records.append(rec)
+        if recovered:
+            for rec in records[: len(segments)]:
+                rec["recovered"] = True
         return records
 
     def _remember(self, sid: str, segments: list[Segment]) -> None:

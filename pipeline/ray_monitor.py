@@ -13,6 +13,7 @@ actor resumes its stream's clock from the state it saved.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -81,6 +82,7 @@ from asr.whisper_model import load_whisper
 from claims import RuleDetector
 from ingest.recorder import ClipError, cut_clip, read_index
 from liveguard.errors import ConfigError
+from pipeline.ledger import TranscriptLedger, untranscribed
 from pipeline.live import IngestSnapshot, LiveProcessor, MonitorOptions, StreamIngest, merge_backlog
 from pipeline.metrics import LiveMetrics, stream_state
 
@@ -118,6 +120,9 @@ class IngestActor:
 
     def stop(self) -> None:
         self.ingest.stop()
+
+    def recover(self, spans: list) -> int:
+        return self.ingest.recover(spans)
 
 
 @ray.remote(max_restarts=-1, max_task_retries=0)
@@ -182,6 +187,9 @@ class RayMonitor:
     # streams not named get the bundled rules
     detectors: dict[str, object] = field(default_factory=dict)
     detector: object | None = None  # for the other streams (None: the bundled rules)
+    # stream id -> transcript/finding records an earlier run on this workdir wrote (its output's
+    # tail): audio read back after a crash is not reported again (pipeline.ledger)
+    reported: dict[str, list[dict]] = field(default_factory=dict)
 
     def start(self) -> None:
         if not ray.is_initialized():
@@ -201,7 +209,7 @@ class RayMonitor:
                     "head's token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token as on the head)") from exc
         self.workdir = Path(self.workdir)
         self.processor = LiveProcessor(self.detector or RuleDetector(), self.workdir / "clips", self.opts,
-                                       detectors=self.detectors)
+                                       detectors=self.detectors, reported=self.reported)
         self.clip_calls: dict[object, object] = {}  # cut_clip call (Ray ref or Future) -> ClipRequest
         self._local_clips = ThreadPoolExecutor(1, thread_name_prefix="clips")  # streams no longer watched
         self._errors: dict[str, tuple[str, float]] = {}  # stream -> (last error reported, when)
@@ -213,8 +221,10 @@ class RayMonitor:
         self.asr = [AsrActor.options(num_gpus=self.asr_gpus).remote(self.model, self.device, asr_opts, self.engine)
                     for _ in range(self.n_asr)]
         ray.get([a.ping.remote() for a in self.asr])  # models loaded before streams start
-        self.ingest = {s.stream_id: IngestActor.remote(s.stream_id, s.url, str(self.workdir), self.opts)
-                       for s in self.streams}
+        self.ledgers: dict[str, TranscriptLedger] = {}
+        self.ingest = {}
+        for spec in self.streams:
+            self._start_ingest(spec)
         self.snapshots: dict[str, IngestSnapshot] = {}
         self.inflight: dict[object, _Inflight] = {}
         self.todo: list = []
@@ -236,9 +246,34 @@ class RayMonitor:
         self.streams.append(spec)
         if detector is not None:
             self.processor.detectors[spec.stream_id] = detector
-        self.ingest[spec.stream_id] = IngestActor.remote(spec.stream_id, spec.url, str(self.workdir), self.opts)
+        self._start_ingest(spec)
         if self.visual is not None:
             self.visual_actors[spec.stream_id] = VisualActor.remote(self.visual, spec.stream_id)
+
+    def _start_ingest(self, spec: StreamSpec) -> None:
+        """The stream's ingest actor and its ledger. Audio an earlier run of this workdir read but
+        never reported (it was killed) is read back from the recording and checked first. Only here,
+        at the monitor's start: an ingest actor that Ray restarts mid-run lost only what it had not
+        handed over, and the windows this driver holds are still reported."""
+        sid = spec.stream_id
+        sdir = self.workdir / sid
+        recorded = read_index(sdir / "recording")
+        spans = untranscribed(sdir / "transcribed.json", max(s.t1 for s in recorded)) if recorded else []
+        state_t = 0.0
+        if (sdir / "state.json").exists():  # a workdir from before ledgers: its earlier runs count as reported
+            try:
+                state_t = float(json.loads((sdir / "state.json").read_text())["stream_t"])
+            except (ValueError, KeyError, TypeError):
+                pass
+        sdir.mkdir(parents=True, exist_ok=True)
+        self.ledgers[sid] = TranscriptLedger(sdir / "transcribed.json", start=state_t)
+        self.ingest[sid] = actor = IngestActor.remote(sid, spec.url, str(self.workdir), self.opts)
+        if spans:
+            n = ray.get(actor.recover.remote(spans), timeout=120)
+            log.warning("stream %s: %d window(s) read back from the recording (%s)", sid, n,
+                        ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in spans))
+            self.on_record({"type": "recovered", "source": sid, "spans": [[round(a, 3), round(b, 3)] for a, b in spans],
+                            "windows": n, "reason": "read but not reported before the monitor stopped"})
 
     def end_stream(self, sid: str) -> None:
         """Stop pulling a stream; it is then reported ended ("stopped") and its work finishes."""
@@ -278,6 +313,7 @@ class RayMonitor:
                 self.on_record({"type": "error", "source": window.stream_id,
                                 "message": f"window {window.t0:.1f}-{window.t1:.1f} s dropped: ASR failed "
                                            f"{self.failures[key]} times on it"})
+                self._reported(window)
             else:
                 again.append((window, ready))
         self.todo = again + self.todo
@@ -292,6 +328,8 @@ class RayMonitor:
             for sid, ref in refs.items():
                 try:
                     taken = ray.get(ref, timeout=CALL_TIMEOUT_S)
+                    for window, _ in taken:
+                        self.ledgers[sid].taken(window.t0, window.t1)
                     self.todo += taken
                     self._feed_visual(sid, [w for w, _ in taken])
                 except (RayActorError, GetTimeoutError) as exc:
@@ -370,6 +408,7 @@ class RayMonitor:
             except RayTaskError as exc:  # a bug or a bad window: report it, keep monitoring
                 for w, _ in job.batch:
                     self.on_record({"type": "error", "source": w.stream_id, "message": f"ASR failed: {exc}"})
+                    self._reported(w)
                 continue
             for (window, ready), wt in zip(job.batch, results):
                 snap = self.snapshots.get(window.stream_id)
@@ -379,14 +418,21 @@ class RayMonitor:
                     log.exception("processing window %s of %s failed", window.index, window.stream_id)
                     self.on_record({"type": "error", "source": window.stream_id, "message": (
                         f"window {window.t0:.1f}-{window.t1:.1f} s not processed: {type(exc).__name__}: {exc}")})
+                    self._reported(window)
                     continue
                 for rec in records:
                     if rec["type"] == "finding":
                         self.metrics.findings.labels(window.stream_id, rec["label"]).inc()
-                        if rec.get("delay_s") is not None:
+                        if rec.get("delay_s") is not None and not rec.get("recovered"):
                             self.metrics.delay.labels(window.stream_id).observe(rec["delay_s"])
                     self.on_record(rec)
+                self._reported(window)  # after its records: a kill in between repeats them, loses nothing
                 self.metrics.queue_wait.labels(window.stream_id).observe(self.processor.queue_waits[window.stream_id][-1])
+
+    def _reported(self, window) -> None:
+        ledger = self.ledgers.get(window.stream_id)
+        if ledger is not None:
+            ledger.finished(window.t0, window.t1)
 
     def _status(self, final: bool = False) -> None:
         """Snapshots, metrics, error/gap/ended records, and clip cuts for what the recordings now

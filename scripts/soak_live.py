@@ -305,13 +305,16 @@ def report(W, urls, src, runs, faults, sizes, claims, period, T0) -> int:
         db_rows = con.execute(f"select label, t0_ms from findings where recording_id in ({','.join('?' * len(rids))})",
                               rids).fetchall() if con else []
         n_flags, bad = check_flags(con, rids) if con else (0, [])
-        delays = sorted(f["delay_s"] for f in finds if f.get("delay_s") is not None)
+        # live delay; findings read back from the recording after the kill -9 waited out the restart
+        delays = sorted(f["delay_s"] for f in finds if f.get("delay_s") is not None and not f.get("recovered"))
         gaps = [r for r in mine if r["type"] == "gap"]
         streams[sid] = {
             "labels": labels, "finds": len(finds), "dups": duplicates([(f["label"], f["t0"]) for f in finds]),
             "db_finds": len(db_rows), "db_dups": duplicates([(lb, t / 1000) for lb, t in db_rows]),
             "flags": n_flags, "bad_flags": bad,  # neither a playable clip nor "[no clip: why]"
             "p95_delay": delays[min(len(delays) - 1, int(0.95 * len(delays)))] if delays else None,
+            "recovered": sum(bool(f.get("recovered")) for f in finds),
+            "read_back": [r["spans"] for r in mine if r["type"] == "recovered"],
             "dropped": final_table.get(sid, {}).get("dropped"),  # the last run's (a killed run prints none)
             "gaps": len(gaps), "gap_s": round(sum(g["seconds"] for g in gaps), 1),
             "clips": sum(r["type"] == "clip" for r in mine), "clip_fail": sum(r["type"] == "clip_failed" for r in mine),

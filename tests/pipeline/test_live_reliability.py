@@ -160,10 +160,56 @@ def test_kill_9_and_restart_on_the_same_state_loses_and_duplicates_nothing(room,
     # the first run's recording is still there, beside the second's (names differ per run)
     runs_after = {p.name.split("_s")[0] for p in (work / "room" / "recording").glob("*.ts")}
     assert runs_before < runs_after
-    paths = [json.loads(x)["path"] for x in (work / "room" / "recording" / "index.jsonl").read_text().splitlines()]
+    closed = [json.loads(x) for x in (work / "room" / "recording" / "index.jsonl").read_text().splitlines()]
+    paths = [seg["path"] for seg in closed if seg["t1"] > seg["t0"]]  # each segment is listed open, then closed
     assert len(paths) == len(set(paths))
     gaps = [r for r in records if r["type"] == "gap"]
     assert gaps and gaps[0]["reason"] == "monitor restarted"
+
+
+def test_kill_9_after_a_claim_was_heard_but_before_it_was_checked_reports_it_after_restart(room, tmp_path):
+    """The monitor is killed while the claim's audio is recorded but not yet transcribed (in the
+    stream's buffer, in the ASR batch, or not yet a whole window). The restart reads it back from
+    the recording and reports it, once; nothing already reported is reported again."""
+    from ingest.recorder import read_index
+
+    _, twice, placed = room
+    claim = [p for p in placed if p.text == CLAIM][0]
+    work, db, out = tmp_path / "work", tmp_path / "lg.sqlite", tmp_path / "out.jsonl"
+    cmd = [LIVEGUARD, "monitor", "--stream-id", "room", "--give-up", "5", "--db", f"sqlite:///{db}",
+           "--claims", "rules", "--workdir", str(work), "--out", str(out), "-q", "--window-s", "6",
+           "--clip-before", "2", "--clip-after", "3", "--duration", "120", "--hls-start", "1000"]
+    with hls_server(twice, tmp_path / "hls", list_size=120) as (url, _):
+        first = subprocess.Popen([*cmd[:2], url, *cmd[2:]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline, recorded = time.time() + 120, 0.0
+        while time.time() < deadline and recorded < claim.t1 + 0.3:
+            segs = read_index(work / "room" / "recording")  # the open segment's end read from the file
+            recorded = max((s.t1 for s in segs), default=0.0)
+            time.sleep(0.1)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        first.stderr.close()
+        assert recorded >= claim.t1 + 0.3, "the claim was never recorded"
+        before = [r for r in _records(out) if r["type"] == "finding"]
+        second = subprocess.run([*cmd[:2], url, *cmd[2:]], capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert not any(abs(f["t0"] - claim.t0) < 3 for f in before), "reported before the kill: recovery not exercised"
+    records = _records(out)
+    (rec,) = [r for r in records if r["type"] == "recovered"]
+    assert rec["spans"][0][0] <= claim.t0 and rec["spans"][-1][1] >= claim.t1
+    medical = [r for r in records if r["type"] == "finding" and r["label"] == "medical_claim_non_drug"
+               and abs(r["t0"] - claim.t0) < 3]
+    assert len(medical) == 1 and medical[0]["recovered"], medical
+    said = [r for r in records if r["type"] == "transcript" and "diabetes" in r["text"].lower()
+            and abs(r["t0"] - claim.t0) < 4]
+    assert len(said) == 1, said  # transcribed once, not once per run
+    clips = {r["path"] for r in records if r["type"] == "clip"} | {r["clip"] for r in records if r["type"] == "clip_failed"}
+    assert medical[0]["clip"] in clips
+    con = sqlite3.connect(db)
+    rows = con.execute("select label, t0_ms from findings").fetchall()
+    assert len(rows) == len(set(rows))
+    assert con.execute("select count(*) from findings where label = 'medical_claim_non_drug' and abs(t0_ms - ?) < 3000",
+                       (claim.t0 * 1000,)).fetchone()[0] == 1
 
 
 def test_joining_a_cluster_with_a_token_at_hand_uses_token_auth(tmp_path):
