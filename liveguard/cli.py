@@ -28,6 +28,9 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from liveguard.report import scan_records, summary_table, write_records
     from pipeline import collect_inputs, scan_file
 
+    attributions = _attributions(args)  # a bad manifest is an error before any work starts
+    if attributions is None:
+        return 2
     # rule and listing files first: a bad one is an error before any work starts
     ruleset = RuleSet.from_files(args.rules) if args.rules else RuleSet.load_default()
     listing = None
@@ -38,9 +41,20 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     # rules + the fine-tuned model (loaded now: a missing build is an error before any work)
     detector = make_detector(args.claims, ruleset, listing, model_dir=args.claims_model)
     paths = collect_inputs(args.paths, all_files=args.all_files)
-    if not paths:
+    if args.paths and not paths:
         print("error: no media files found in " + " ".join(args.paths), file=sys.stderr)
         return 1
+    by_path = dict(attributions.get("files", {}))  # manifest rows
+    for p in paths:
+        by_path.setdefault(p.resolve(), attributions.get("all"))
+    paths = [p for p in paths if p.resolve() not in attributions.get("files", {})] + list(attributions.get("files", {}))
+    detectors = {None: detector}  # per listing file named in the manifest
+    for attr in by_path.values():
+        if attr is not None and attr.listing and attr.listing not in detectors:
+            from claims import load_listing
+
+            detectors[attr.listing] = make_detector(args.claims, ruleset, load_listing(attr.listing),
+                                                    model_dir=args.claims_model)
     transcriber = Transcriber(load_whisper(args.model, args.device, engine=args.engine),
                               AsrOptions(batch_size=args.batch_size, decode=DecodeOptions(language=args.language)))
     window_opts = WindowOptions(frame_fps=args.frame_fps)
@@ -50,11 +64,12 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     if visual is not None and not synthetic_enabled(args) and not args.quiet:
         print("note: synthetic-media check off (no --synthetic-image / --synthetic-voice model; none ships)",
               file=sys.stderr)
-    sessions = None
+    sessions = engine = None
     if args.db != "none":
         from serve import make_engine, make_sessionmaker, save_scan
 
-        sessions = make_sessionmaker(make_engine(args.db))
+        engine = make_engine(args.db)
+        sessions = make_sessionmaker(engine)
 
     total = 0.0
     for p in paths:  # for the progress bar only; a probe failure is reported by the scan itself
@@ -69,8 +84,11 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     try:
         for i, path in enumerate(paths):
             bar.set_postfix_str(f"file {i + 1}/{len(paths)}, {bar.n / 3600:.2f} audio-h")
-            scan = scan_file(path, transcriber, detector, window_opts, on_window=lambda s: bar.update(round(s, 1)),
-                             visual=visual)
+            attr = by_path.get(Path(path).resolve())
+            if attr is not None and attr.account:
+                args.account = attr.account  # the gallery's account checks read it per file
+            scan = scan_file(path, transcriber, detectors[attr.listing if attr is not None else None], window_opts,
+                             on_window=lambda s: bar.update(round(s, 1)), visual=visual)
             scans.append(scan)
             for message in scan.errors:
                 bar.write(f"error: {message}", file=sys.stderr)
@@ -79,13 +97,16 @@ def _cmd_scan(args: argparse.Namespace) -> int:
                 with sessions() as session:
                     save_scan(session, scan)
                     if scan.sha256 and not args.no_flags:
-                        _queue_for_review(session, scan.sha256)
+                        for message in _queue_for_review(session, scan, attr, args):
+                            bar.write(message, file=sys.stderr)
     finally:
         bar.close()
         if args.format == "json":
             out.write("[]\n" if first else "\n]\n")
         if out is not sys.stdout:
             out.close()
+        if engine is not None:
+            engine.dispose()
     if not args.quiet:
         print(summary_table(scans, time.perf_counter() - t_start), file=sys.stderr)
     n_errors = sum(len(s.errors) for s in scans)
@@ -117,17 +138,69 @@ def _visual_factory(args: argparse.Namespace, detector):
                                         voices=voices(source) if voices else None)
 
 
-def _queue_for_review(session, sha256: str) -> None:
-    """Findings of a scanned recording become flags in the moderators' review queue (idempotent)."""
+def _attributions(args: argparse.Namespace) -> dict | None:
+    """{"all": Attribution | None for the paths given, "files": {path: Attribution} from --manifest},
+    or None after printing why the options do not fit."""
+    from serve.attribution import Attribution, read_manifest
+
+    if not args.paths and not args.manifest:
+        print("error: give media files or directories, or --manifest", file=sys.stderr)
+        return None
+    if bool(args.streamer) != bool(args.platform):
+        print("error: --streamer and --platform go together", file=sys.stderr)
+        return None
+    if (args.streamer or args.manifest) and (args.db == "none" or args.no_flags):
+        print("error: attribution (--streamer, --manifest) is kept with the flags in the database: "
+              "give --db and leave out --no-flags", file=sys.stderr)
+        return None
+    try:
+        return {"all": Attribution(args.streamer, args.platform, args.account) if args.streamer else None,
+                "files": read_manifest(args.manifest) if args.manifest else {}}
+    except LiveGuardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def _queue_for_review(session, scan, attr, args: argparse.Namespace) -> list[str]:
+    """Findings of a scanned recording become flags in the moderators' review queue (idempotent).
+    With an attribution, the flags go to its streamer's stream, each with an evidence clip cut from
+    the recording (flags an earlier scan made without one are attached). Returns warnings."""
+    from datetime import datetime, timezone
+
     from sqlalchemy import select
 
+    from serve.attribution import resolve_stream
     from serve.crud import flags_from_recording
     from serve.tables import Recording
 
+    warnings: list[str] = []
+
+    def clip_for(f) -> str | None:
+        from ingest.recorder import ClipError, Segment, cut_clip
+
+        duration = scan.info.duration_s if scan.info and scan.info.duration_s else f.t1_ms / 1000 + args.clip_after
+        t0, t1 = max(0.0, f.t0_ms / 1000 - args.clip_before), min(duration, f.t1_ms / 1000 + args.clip_after)
+        out = (Path(args.clips) / f"{scan.sha256[:16]}_{f.label}_{f.t0_ms}.mp4").absolute()
+        if out.exists():
+            return str(out)  # a re-scan of the same recording: the clip is already cut
+        try:
+            return str(cut_clip([Segment(str(Path(scan.source).resolve()), 1, 0.0, duration, "file")], t0, t1, out))
+        except ClipError as exc:
+            warnings.append(f"warning: no evidence clip for {f.label} at {f.t0_ms / 1000:.1f} s: {exc}")
+            return None
+
     with session.begin():
-        rec = session.scalar(select(Recording).where(Recording.sha256 == sha256))
-        if rec is not None:
-            flags_from_recording(session, rec)
+        rec = session.scalar(select(Recording).where(Recording.sha256 == scan.sha256))
+        if rec is None:
+            return warnings
+        stream = None
+        if attr is not None:
+            stream = resolve_stream(session, attr, str(Path(scan.source).resolve()))
+            if attr.recorded_at:
+                when = datetime.fromisoformat(attr.recorded_at)
+                rec.recorded_at = when if when.tzinfo else when.replace(tzinfo=timezone.utc)  # naive: UTC
+        flags_from_recording(session, rec, stream=stream, clip_for=clip_for if attr is not None else None)
+    return warnings
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -175,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("scan", help="scan recorded streams (files or directories) for findings")
-    s.add_argument("paths", nargs="+", help="media files or directories (searched recursively)")
+    s.add_argument("paths", nargs="*", help="media files or directories (searched recursively)")
     s.add_argument("--out", help="write the report here (default: stdout)")
     s.add_argument("--format", choices=["jsonl", "json"], default="jsonl", help="JSON lines, or one JSON array")
     s.add_argument("--db", default="sqlite:///liveguard.sqlite",
@@ -204,6 +277,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "authorised accounts, a blacklisted streamer's own accounts)")
     s.add_argument("--ocr", action="store_true",
                    help="read on-screen text: claims on screen and the AI-generated label check")
+    s.add_argument("--streamer", help="who streamed these recordings: their flags go to this streamer (found by "
+                   "--platform/--account, else by this exact name, else created), with an evidence clip each")
+    s.add_argument("--platform", help="the platform the recordings were streamed on (with --streamer)")
+    s.add_argument("--manifest", help="CSV (with a header) or JSON list: path, streamer, platform, account, listing, "
+                   "recorded_at per recording, for batch re-scans of many rooms (paths relative to the manifest)")
+    s.add_argument("--clips", default="liveguard-clips",
+                   help="where evidence clips of attributed flags are cut (default: %(default)s)")
+    s.add_argument("--clip-before", type=float, default=5.0, help="seconds of evidence clip before a finding")
+    s.add_argument("--clip-after", type=float, default=5.0, help="seconds of evidence clip after a finding")
     from liveguard.synthetic_cli import add_synthetic_parsers, add_synthetic_scan_options
 
     add_synthetic_scan_options(s)

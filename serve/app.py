@@ -6,9 +6,11 @@ Collaborators come in as arguments (an engine, say) so tests can pass their own.
 from __future__ import annotations
 
 import logging
+import math
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
@@ -23,6 +25,22 @@ from serve.settings import Settings
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
+
+
+def json_safe(value):
+    """`value` with what JSON responses cannot carry made printable: non-finite numbers and strings
+    with lone surrogates as text, anything else not JSON (exceptions in `ctx`) as its str()."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, dict):
+        return {json_safe(str(k)): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return json_safe(str(value))
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, start_workers: bool = True,
@@ -72,6 +90,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None, start_worker
     from serve import ui
 
     ui.install(app)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the bad input, and NaN or a lone surrogate cannot go into
+        # a JSON response: the 422 itself then failed with a 500
+        return JSONResponse({"detail": json_safe(exc.errors())}, status_code=422)
 
     @app.exception_handler(IntegrityError)
     async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:

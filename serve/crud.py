@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from serve.auth import Principal
 from serve.evidence import append_package
-from serve.policy import PolicyOutcome, apply_policy
+from serve.policy import PolicyOutcome, apply_policy, record_blacklist_change
 from serve.settings import Settings
 from serve.tables import (SEVERITY_RANK, ApiKey, Appeal, AuditLog, BlacklistEntry, BlacklistEvent, FindingRow, Flag,
                           Recording, Review, Sanction, Stream, Streamer, WebhookDelivery)
@@ -58,7 +58,7 @@ def decode_cursor(cursor: str, n: int) -> list[int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         parts = [int(p) for p in raw.split(".")]
-        if len(parts) != n:
+        if len(parts) != n or not all(0 <= p <= 2_147_483_647 for p in parts):  # ids and ranks are 32-bit
             raise ValueError
         return parts
     except (ValueError, UnicodeDecodeError):
@@ -129,26 +129,37 @@ def create_flag(session: Session, *, data, settings: Settings, who: Principal) -
 
 
 def flags_from_recording(session: Session, recording: Recording, *, stream: Stream | None = None,
-                         clip_path: str | None = None) -> tuple[list[Flag], int]:
+                         clip_path: str | None = None, clip_for=None) -> tuple[list[Flag], int, list[Flag]]:
     """Turn the scanner's findings for one recording into flags; findings already flagged are
-    skipped, so running it again adds nothing. The caller commits."""
+    skipped, so running it again adds nothing. `clip_for(finding) -> path | None`: an evidence clip
+    per finding (else `clip_path` for all). Open flags made earlier without a stream (a scan with no
+    attribution) are attached to `stream` now, and get a clip if they had none. Returns (created,
+    how many existed, the existing ones attached). The caller commits."""
     findings = list(session.scalars(select(FindingRow).where(FindingRow.recording_id == recording.id)
                                     .order_by(FindingRow.t0_ms, FindingRow.id)))
-    have = set(session.scalars(select(Flag.finding_id).where(Flag.finding_id.in_([f.id for f in findings]))))
-    created = []
+    existing = {f.finding_id: f for f in session.scalars(
+        select(Flag).where(Flag.finding_id.in_([f.id for f in findings])))}
+    created, attached = [], []
     for f in findings:
-        if f.id in have:
+        flag = existing.get(f.id)
+        if flag is not None:
+            if flag.status == "open" and flag.streamer_id is None and stream is not None:
+                flag.stream_id, flag.streamer_id, flag.platform = stream.id, stream.streamer_id, stream.platform
+                if not flag.clip_path:
+                    flag.clip_path = clip_for(f) if clip_for else clip_path
+                attached.append(flag)
             continue
         flag = Flag(finding_id=f.id, recording_id=recording.id, label=f.label, t0_ms=f.t0_ms, t1_ms=f.t1_ms,
                     score=f.score, evidence=f.evidence, segment_text=f.segment_text, decided_by=f.decided_by,
                     legal_basis=f.legal_basis, severity=f.severity, severity_rank=SEVERITY_RANK.get(f.severity, 0),
-                    model_ids={"asr": f.asr_model, "claims": f.decided_by}, clip_path=clip_path,
+                    model_ids={"asr": f.asr_model, "claims": f.decided_by},
+                    clip_path=clip_for(f) if clip_for else clip_path,
                     stream_id=stream.id if stream else None, streamer_id=stream.streamer_id if stream else None,
                     platform=stream.platform if stream else None)
         session.add(flag)
         created.append(flag)
     session.flush()
-    return created, len(have)
+    return created, len(existing), attached
 
 
 def ingest_recording(session: Session, *, data, settings: Settings, who: Principal) -> tuple[list[Flag], int]:
@@ -161,15 +172,15 @@ def ingest_recording(session: Session, *, data, settings: Settings, who: Princip
         if rec is None:
             raise HTTPException(404, f"recording with sha256 {data.sha256} not found")
     stream = get_or_404(session, Stream, data.stream_id, "stream") if data.stream_id is not None else None
-    created, existing = flags_from_recording(session, rec, stream=stream,
-                                             clip_path=_check_clip(data.clip_path, settings))
+    created, existing, attached = flags_from_recording(session, rec, stream=stream,
+                                                       clip_path=_check_clip(data.clip_path, settings))
     audit(session, who=who, action="flag.ingest", entity="recording", entity_id=rec.id,
-          details={"created": [f.id for f in created], "existing": existing})
+          details={"created": [f.id for f in created], "existing": existing, "attached": [f.id for f in attached]})
     for f in created:
         emit_event(session, settings=settings, kind="flag.created",
                    payload={"flag_id": f.id, "label": f.label, "severity": f.severity})
     session.commit()
-    return created, existing
+    return created, existing, attached
 
 
 def claim_flag(session: Session, *, flag_id: int, who: Principal, lease_s: int) -> Flag:
@@ -261,7 +272,7 @@ def file_appeal(session: Session, *, entry_id: int, statement: str, filed_by: st
     appeal = Appeal(entry_id=entry.id, statement=statement, filed_by=filed_by)
     session.add(appeal)
     session.flush()
-    session.add(BlacklistEvent(entry_id=entry.id, kind="appealed"))
+    record_blacklist_change(session, entry.id, "appealed")
     audit(session, who=who, action="appeal.file", entity="appeal", entity_id=appeal.id, details={"filed_by": filed_by})
     emit_event(session, settings=settings, kind="blacklist.appealed", payload={"entry_id": entry.id,
                                                                                "appeal_id": appeal.id})
@@ -292,10 +303,10 @@ def decide_appeal(session: Session, *, appeal_id: int, decision: str, reason: st
             s.lifted_at = t
         streamer = session.get(Streamer, entry.streamer_id)
         streamer.status = "active"
-        session.add(BlacklistEvent(entry_id=entry.id, kind="lifted", at=t))
+        record_blacklist_change(session, entry.id, "lifted", t)
         emit_event(session, settings=settings, kind="blacklist.lifted", payload={"entry_id": entry.id})
     else:
-        session.add(BlacklistEvent(entry_id=entry.id, kind="upheld", at=t))
+        record_blacklist_change(session, entry.id, "upheld", t)
     audit(session, who=who, action=f"appeal.{decision}", entity="appeal", entity_id=appeal.id,
           details={"reason": reason, "entry_id": entry.id})
     session.commit()

@@ -35,3 +35,5 @@ ReviewerDep = require(MODERATOR, ADMIN)  # people who decide flags and appeals
 ReaderDep = require(MODERATOR, REGULATOR, ADMIN)  # blacklist, evidence, streamer history
 IngestDep = require(INGEST, ADMIN)  # detectors pushing flags
 StreamWriterDep = require(INGEST, MODERATOR, ADMIN)
+# the stream list: `monitor --from-service` polls it with an ingest key
+StreamReaderDep = require(INGEST, MODERATOR, REGULATOR, ADMIN)

@@ -37,8 +37,20 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
 def schema_diff(connection: Connection) -> list:
     """What differs between the live schema and the tables in serve.tables (empty: they match)."""
     ctx = MigrationContext.configure(connection, opts={"compare_type": True})
+    sqlite = connection.dialect.name == "sqlite"
     return [d for d in compare_metadata(ctx, Base.metadata)
-            if not (isinstance(d, tuple) and d[0] == "remove_table" and d[1].name == "alembic_version")]
+            if not (isinstance(d, tuple) and d[0] == "remove_table" and d[1].name == "alembic_version")
+            and not (sqlite and _is_int_ms(d))]  # SQLite: INTEGER and BIGINT are one 8-byte type
+
+
+def _is_int_ms(d) -> bool:
+    """A diff entry saying a millisecond column is still INTEGER (schemas before revision 0003)."""
+    items = d if isinstance(d, list) else [d]
+    return all(isinstance(i, tuple) and i[0] == "modify_type" and str(i[3]).endswith("_ms") for i in items)
+
+
+def _is_recorded_at(d) -> bool:
+    return isinstance(d, tuple) and d[0] == "add_column" and d[2] == "recordings" and d[3].name == "recorded_at"
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -48,10 +60,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         if "alembic_version" not in tables and tables:
             if tables >= set(Base.metadata.tables):
                 diff = schema_diff(conn)
-                if diff:
+                if diff and all(_is_int_ms(d) or _is_recorded_at(d) for d in diff):  # a scanner before 0003
+                    command.stamp(cfg, "0002")
+                elif diff:
                     raise ConfigError(f"database has LiveGuard tables but no migration version, and they differ "
                                       f"from this version's schema: {diff[:5]}")
-                command.stamp(cfg, "head")
+                else:
+                    command.stamp(cfg, "head")
             elif tables >= SCAN_TABLES:
                 command.stamp(cfg, SCAN_REVISION)
         command.upgrade(cfg, revision)

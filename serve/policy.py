@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from serve.settings import Settings
@@ -70,7 +70,7 @@ def apply_policy(session: Session, flag: Flag, settings: Settings, now: datetime
             retain_until=(ends or now) + timedelta(days=_DAYS_PER_YEAR * settings.retention_years))
         session.add(entry)
         session.flush()
-        session.add(BlacklistEvent(entry_id=entry.id, kind="added", at=now))
+        record_blacklist_change(session, entry.id, "added", now)
         out.sanctions.append(Sanction(streamer_id=streamer.id, level="blacklist", flag_id=flag.id, created_at=now,
                                       ends_at=ends, reason=f"blacklist entry {entry.id}"))
         streamer.status = "blacklisted"
@@ -78,6 +78,25 @@ def apply_policy(session: Session, flag: Flag, settings: Settings, now: datetime
     session.add_all(out.sanctions)
     session.flush()
     return out
+
+
+FEED_LOCK = 0x4C47_4246  # "LGBF": the advisory lock that orders blacklist change numbers
+
+
+def record_blacklist_change(session: Session, entry_id: int, kind: str, at: datetime | None = None) -> BlacklistEvent:
+    """Add a blacklist change event: its id is the regulators' `since` cursor, so ids must become
+    visible in id order. A PostgreSQL sequence hands out ids at insert, not at commit: a slow
+    transaction holding id 5 would commit after a reader had already pulled past 6, and change 5
+    would never reach that reader. So numbering is serialised: a transaction-level advisory lock is
+    taken before the event gets its id and held until commit, and the next change waits for it,
+    then gets a higher id. (SQLite admits one writer at a time anyway.) Changes to the blacklist
+    are rare next to reads, so the wait costs little."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
+    event = BlacklistEvent(entry_id=entry_id, kind=kind, **({"at": at} if at is not None else {}))
+    session.add(event)
+    session.flush()  # the id is taken now, under the lock
+    return event
 
 
 def expire_due(session: Session, now: datetime | None = None, settings: Settings | None = None) -> int:
@@ -88,7 +107,7 @@ def expire_due(session: Session, now: datetime | None = None, settings: Settings
         BlacklistEntry.status == "active", BlacklistEntry.ends_at.is_not(None), BlacklistEntry.ends_at <= now)))
     for entry in due:
         entry.status = "expired"
-        session.add(BlacklistEvent(entry_id=entry.id, kind="expired", at=now))
+        record_blacklist_change(session, entry.id, "expired", now)
         if settings is not None:
             from serve.crud import emit_event  # crud imports this module
 

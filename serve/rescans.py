@@ -125,7 +125,7 @@ class RescanWorker:
                 rec = s.scalar(select(Recording).where(Recording.sha256 == scan.sha256)) if scan.sha256 else None
                 if rec is not None:
                     stream = s.get(Stream, stream_id) if stream_id else None
-                    created, _ = flags_from_recording(s, rec, stream=stream)
+                    created, _, _ = flags_from_recording(s, rec, stream=stream)
                     result["flags"] = [f.id for f in created]
                     for f in created:
                         emit_event(s, settings=self.settings, kind="flag.created",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["AppealCreate", "AppealDecision", "AppealPublic", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic",
            "AuditPublic", "BlacklistExport", "BlacklistPublic", "BlacklistsPublic", "ChainVerify", "DecisionCreate",
@@ -18,8 +19,37 @@ __all__ = ["AppealCreate", "AppealDecision", "AppealPublic", "ApiKeyCreate", "Ap
 DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]  # 32-bit ids in the database
 
 
+MAX_STREAM_S = 1e10  # seconds into a recording or stream (~317 years): BIGINT milliseconds hold far more
+
+
+def _plain_json(value, where: str = "") -> None:
+    """Raise ValueError for what JSON text may carry but no column or response can: a number that is
+    not finite (NaN, Infinity, 1e400) and a string with a lone surrogate ("\\ud800"), at any depth
+    (free-form fields such as a listing included)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where or 'value'}: numbers must be finite (got {value})")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where or 'value'}: invalid Unicode (a lone surrogate)") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _plain_json(k, where)
+            _plain_json(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _plain_json(v, f"{where}[{i}]")
+
+
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _finite_and_valid_unicode(cls, data):
+        _plain_json(data)
+        return data
 
 
 class _Out(BaseModel):
@@ -128,8 +158,8 @@ class FlagCreate(_In):
     """A flag carrying its own fields (live detectors, vision) rather than pointing at a finding."""
 
     label: str
-    t0: float = Field(ge=0)
-    t1: float = Field(ge=0)
+    t0: float = Field(ge=0, le=MAX_STREAM_S)
+    t1: float = Field(ge=0, le=MAX_STREAM_S)
     score: float = Field(ge=0, le=1)
     evidence: str = Field(max_length=10_000)
     segment_text: str = Field(default="", max_length=10_000)
@@ -182,6 +212,7 @@ class IngestRecording(_In):
 class IngestResult(BaseModel):
     created: list[int]
     existing: int
+    attached: list[int] = Field(default=[], description="existing open flags given this stream (and clip)")
 
 
 class DecisionCreate(_In):

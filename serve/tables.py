@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator,
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -54,6 +54,7 @@ class Recording(Base):
     sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     path: Mapped[str] = mapped_column(Text)  # where it was last seen
     duration_s: Mapped[float | None] = mapped_column(Float)
+    recorded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # when it was broadcast
     first_scanned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     last_scanned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -67,8 +68,8 @@ class TranscriptSegment(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
-    t0_ms: Mapped[int] = mapped_column(Integer)
-    t1_ms: Mapped[int] = mapped_column(Integer)
+    t0_ms: Mapped[int] = mapped_column(BigInteger)  # ms: a stream may run for months
+    t1_ms: Mapped[int] = mapped_column(BigInteger)
     text: Mapped[str] = mapped_column(Text)
     lang: Mapped[str] = mapped_column(String(8))
     hallucination: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -85,8 +86,8 @@ class FindingRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
     label: Mapped[str] = mapped_column(String(64), index=True)
-    t0_ms: Mapped[int] = mapped_column(Integer)
-    t1_ms: Mapped[int] = mapped_column(Integer)
+    t0_ms: Mapped[int] = mapped_column(BigInteger)  # ms: a stream may run for months
+    t1_ms: Mapped[int] = mapped_column(BigInteger)
     score: Mapped[float] = mapped_column(Float)
     evidence: Mapped[str] = mapped_column(Text)
     segment_text: Mapped[str] = mapped_column(Text)
@@ -190,8 +191,8 @@ class Flag(Base):
     streamer_id: Mapped[int | None] = mapped_column(ForeignKey("streamers.id"), index=True)
     platform: Mapped[str | None] = mapped_column(String(64), index=True)
     label: Mapped[str] = mapped_column(String(64), index=True)
-    t0_ms: Mapped[int] = mapped_column(Integer)
-    t1_ms: Mapped[int] = mapped_column(Integer)
+    t0_ms: Mapped[int] = mapped_column(BigInteger)  # ms: a stream may run for months
+    t1_ms: Mapped[int] = mapped_column(BigInteger)
     score: Mapped[float] = mapped_column(Float)
     evidence: Mapped[str] = mapped_column(Text)  # the offending words as spoken
     segment_text: Mapped[str] = mapped_column(Text, default="")

@@ -35,9 +35,11 @@ def create(body: FlagCreate, session: SessionDep, settings: SettingsDep, who: In
 
 @router.post("/ingest", response_model=IngestResult)
 def ingest(body: IngestRecording, session: SessionDep, settings: SettingsDep, who: IngestDep) -> IngestResult:
-    """Turn the scanner's findings for one recording into flags (idempotent)."""
-    created, existing = crud.ingest_recording(session, data=body, settings=settings, who=who)
-    return IngestResult(created=[f.id for f in created], existing=existing)
+    """Turn the scanner's findings for one recording into flags (idempotent). With `stream_id`,
+    open flags of the recording that have no stream yet (a scan without attribution) are attached
+    to it, and so reach the sanctions ladder when confirmed."""
+    created, existing, attached = crud.ingest_recording(session, data=body, settings=settings, who=who)
+    return IngestResult(created=[f.id for f in created], existing=existing, attached=[f.id for f in attached])
 
 
 @router.get("/{flag_id}", response_model=FlagPublic)

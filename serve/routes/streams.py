@@ -4,7 +4,7 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 
 from serve import crud
-from serve.deps import IdPath, ReaderDep, SessionDep, StreamWriterDep
+from serve.deps import IdPath, ReaderDep, SessionDep, StreamReaderDep, StreamWriterDep
 from serve.schemas import StreamCreate, StreamPublic, StreamsPublic
 from serve.tables import Stream, Streamer
 
@@ -24,7 +24,7 @@ def register(body: StreamCreate, session: SessionDep, who: StreamWriterDep) -> S
 
 
 @router.get("", response_model=StreamsPublic)
-def list_streams(session: SessionDep, who: ReaderDep, platform: str | None = Query(None, max_length=64),
+def list_streams(session: SessionDep, who: StreamReaderDep, platform: str | None = Query(None, max_length=64),
                  monitoring: str | None = Query(None, pattern="^(monitoring|stopped)$"),
                  cursor: str | None = Query(None, max_length=100), limit: int = Query(50, ge=1, le=500)
                  ) -> StreamsPublic:

@@ -54,6 +54,8 @@ def test_role_rules_from_the_issue(app):
     # moderators cannot see API keys
     assert not [k for k, roles in ops.items() if k[1].startswith("/keys") and "moderator" in roles]
     assert "regulator" in ops[("get", "/blacklist")] and "regulator" in ops[("get", "/blacklist/export")]
+    # `monitor --from-service` reads the stream list with an ingest key
+    assert "ingest" in ops[("get", "/streams")]
 
 
 def test_revoked_key_is_refused(client, keys):

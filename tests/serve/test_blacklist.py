@@ -176,3 +176,60 @@ def test_the_confirming_reviewer_cannot_decide_the_appeal(client, keys, sessions
     assert r.status_code == 200 and r.json()["status"] == "rejected"
     assert client.get(f"/blacklist/{out['blacklist_entry_id']}", headers=auth(keys["regulator"])).json()["status"] \
         == "active"
+
+
+def test_a_slow_transactions_change_still_reaches_a_regulator_who_pulled_past_it(sessions):
+    """Two blacklist changes in flight: the one numbered first commits last. The `since` feed must
+    deliver both to a regulator who pulled in between (on PostgreSQL a sequence alone lets the
+    later number become visible first, and the cursor then skips the slow change for good)."""
+    import threading
+    import time as _time
+
+    from serve.crud import list_blacklist
+    from serve.policy import record_blacklist_change
+
+    with sessions() as s:
+        st = Streamer(display_name="Host")
+        s.add(st)
+        s.flush()
+        entries = [BlacklistEntry(streamer_id=st.id, facts="f", legal_basis="b", appeal_route="r",
+                                  retain_until=datetime.now(timezone.utc)) for _ in range(2)]
+        s.add_all(entries)
+        s.commit()
+        slow_id, fast_id = (e.id for e in entries)
+    numbered, release, errors = threading.Event(), threading.Event(), []
+
+    def slow():
+        try:
+            with sessions() as s:
+                record_blacklist_change(s, slow_id, "lifted")  # numbered now, committed later
+                numbered.set()
+                release.wait(20)
+                s.commit()
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+            numbered.set()
+
+    def fast():
+        try:
+            with sessions() as s:
+                record_blacklist_change(s, fast_id, "added")
+                s.commit()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=slow)]
+    threads[0].start()
+    assert numbered.wait(20)
+    threads.append(threading.Thread(target=fast))
+    threads[1].start()
+    _time.sleep(0.5)  # long enough for the fast change to commit, if nothing holds it back
+    with sessions() as s:  # a regulator pulls while the slow change is still open
+        first, cursor = list_blacklist(s, since=0, limit=100)
+    release.set()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    with sessions() as s:
+        later, _ = list_blacklist(s, since=cursor, limit=100)
+    assert {e.id for e in first} | {e.id for e in later} == {slow_id, fast_id}

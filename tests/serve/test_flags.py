@@ -25,9 +25,28 @@ def test_findings_become_flags_once(client, keys, sessions):
     first = _ingest(client, keys, rec, stream_id)
     assert len(first["created"]) == 3 and first["existing"] == 0
     again = _ingest(client, keys, rec, stream_id)
-    assert again == {"created": [], "existing": 3}
+    assert again == {"created": [], "existing": 3, "attached": []}
     with sessions() as s:  # the library function is idempotent too
-        assert flags_from_recording(s, s.get(type(rec), rec.id)) == ([], 3)
+        assert flags_from_recording(s, s.get(type(rec), rec.id)) == ([], 3, [])
+
+
+def test_ingest_with_a_stream_attaches_the_flags_a_scan_made_without_one(client, keys, sessions):
+    """`scan --db` without attribution queues flags with no streamer; naming the stream afterwards
+    attaches them (open ones only), and confirming one then drives the sanctions ladder."""
+    rec = scanned_recording(sessions)
+    with sessions() as s:
+        created, _, _ = flags_from_recording(s, s.get(type(rec), rec.id))
+        s.commit()
+        assert len(created) == 3 and all(f.streamer_id is None for f in created)
+    streamer_id, stream_id = streamer_with_stream(sessions)
+    got = _ingest(client, keys, rec, stream_id)
+    assert got["created"] == [] and got["existing"] == 3 and len(got["attached"]) == 3
+    flag = client.get(f"/flags/{got['attached'][0]}", headers=auth(keys["moderator"])).json()
+    assert flag["streamer_id"] == streamer_id and flag["stream_id"] == stream_id
+    r = client.post(f"/flags/{flag['id']}/decision", json={"decision": "confirm", "reason": "heard it"},
+                    headers=auth(keys["moderator"]))
+    assert r.status_code == 200 and r.json()["sanctions"], r.text
+    assert _ingest(client, keys, rec, stream_id)["attached"] == []  # already attached: nothing again
 
 
 def test_ingest_by_sha256_and_unknown_recording(client, keys, sessions):
