@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 __all__ = ["add_serve_parsers"]
 
@@ -52,15 +53,38 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     print(f"LiveGuard on http://{args.host}:{args.port} (docs: /docs, review page: /ui) db={settings.db_url}",
           file=sys.stderr)
+    from serve.settings import DEFAULT_SECRET
+
+    if settings.webhook_secret == DEFAULT_SECRET:  # allowed only in development, never silently
+        print(f"warning: webhooks are signed with the default secret {DEFAULT_SECRET!r} (development only); "
+              "set LIVEGUARD_WEBHOOK_SECRET", file=sys.stderr)
+    if settings.export_signing_key is None:
+        print("warning: no LIVEGUARD_EXPORT_SIGNING_KEY: exports and evidence heads are not signed, so "
+              "regulators cannot pin the evidence log", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info" if getattr(args, "verbose", False) else "warning")
     return 0
 
 
 def _cmd_evidence_verify(args: argparse.Namespace) -> int:
-    from serve.evidence import verify_chain, verify_record
+    import json
+
+    from serve.evidence import verify_against_head, verify_chain, verify_record
     from serve.tables import EvidenceRecord
 
     settings = _settings(args)
+    head = None
+    if args.head:
+        try:
+            head = json.loads(Path(args.head).read_text(encoding="utf-8"))
+            head = head.get("tree_head", head)  # a whole JSON export, or the head alone
+        except (OSError, ValueError, AttributeError) as exc:
+            print(f"error: cannot read the head {args.head}: {exc}", file=sys.stderr)
+            return 1
+    try:
+        public_key = Path(args.public_key).read_text(encoding="utf-8") if args.public_key else None
+    except OSError as exc:
+        print(f"error: cannot read the public key {args.public_key}: {exc}", file=sys.stderr)
+        return 1
     with _open_db(settings) as session:
         if args.package is not None:
             rec = session.get(EvidenceRecord, args.package)
@@ -70,11 +94,41 @@ def _cmd_evidence_verify(args: argparse.Namespace) -> int:
             res = verify_record(session, rec, settings.evidence_dir)
         else:
             res = verify_chain(session, settings.evidence_dir)
-    if res.ok:
-        print(f"ok: {res.checked} record(s) verified; head {res.head}")
-        return 0
-    print(f"BROKEN: record {res.first_broken}: {res.problem}")
-    return 1
+        against = verify_against_head(session, head, public_key) if head is not None else None
+    if not res.ok:
+        print(f"BROKEN: {res.problem}")
+        return 1
+    if against is not None:
+        print(f"BROKEN against the head of {head.get('timestamp')} ({head.get('tree_size')} records): {against}")
+        return 1
+    print(f"ok: {res.checked} record(s) verified; head {res.head}"
+          + (f"; the log still holds the signed head of {head['timestamp']} ({head['tree_size']} records)"
+             if head is not None else ""))
+    return 0
+
+
+def _cmd_evidence_head(args: argparse.Namespace) -> int:
+    """Print (or write) the signed head of the evidence log now, for a regulator to keep."""
+    import json
+
+    from serve.evidence import signed_head
+
+    settings = _settings(args)
+    signer = None
+    if settings.export_signing_key:
+        from serve.signing import ExportSigner
+
+        signer = ExportSigner(settings.export_signing_key)
+    with _open_db(settings) as session:
+        head = signed_head(session, signer)
+    text = json.dumps(head, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    if signer is None:
+        print("warning: unsigned (no LIVEGUARD_EXPORT_SIGNING_KEY): verify --head will not accept it", file=sys.stderr)
+    return 0
 
 
 def _cmd_keys_create(args: argparse.Namespace) -> int:
@@ -107,8 +161,17 @@ def add_serve_parsers(subparsers) -> None:
     v = esub.add_parser("verify", help="re-check the whole chain, or one package; names the first broken record")
     v.add_argument("--package", type=int, help="evidence record id (default: the whole chain)")
     v.add_argument("--db", help=db_help)
-    v.add_argument("--evidence-dir", help="where evidence packages are kept")
+    v.add_argument("--evidence-dir", help="where evidence packages are kept (default: LIVEGUARD_EVIDENCE_DIR, or "
+                   "'evidence' beside a SQLite database)")
+    v.add_argument("--head", help="a signed tree head kept from an earlier export (GET /blacklist/export, "
+                   "/evidence/head or `evidence head`): the log must still hold it unchanged")
+    v.add_argument("--public-key", help="the service's Ed25519 public key (PEM) to check the head's signature "
+                   "with (default: the key the head names)")
     v.set_defaults(func=_cmd_evidence_verify)
+    h = esub.add_parser("head", help="the signed head of the evidence log now (keep it; verify --head later)")
+    h.add_argument("--db", help=db_help)
+    h.add_argument("--out", help="write it here (default: stdout)")
+    h.set_defaults(func=_cmd_evidence_head)
 
     k = subparsers.add_parser("keys", help="API keys")
     ksub = k.add_subparsers(dest="keys_cmd", required=True)

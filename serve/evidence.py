@@ -24,9 +24,11 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from serve.tables import EvidenceRecord, Flag, Recording, Review, Stream, TranscriptSegment
+from serve.transparency import leaf_bytes, leaf_hash, root, sign_head, tree_head, verify_head_signature
 
 __all__ = ["GENESIS", "TRANSCRIPT_CONTEXT_MS", "VerifyResult", "append_package", "build_manifest",
-           "chain_head", "record_hash", "verify_chain", "verify_record"]
+           "chain_head", "log_hashes", "record_hash", "signed_head", "verify_against_head", "verify_chain",
+           "verify_record"]
 
 GENESIS = "0" * 64
 TRANSCRIPT_CONTEXT_MS = 30_000  # transcript kept on each side of the flagged words, in ms
@@ -144,6 +146,21 @@ def _check_one(rec: EvidenceRecord, expected_prev: str, evidence_dir: Path) -> s
     return None
 
 
+def _check_flag(session: Session, rec: EvidenceRecord) -> str | None:
+    """The record belongs to the flag its manifest names, and that flag still says what was confirmed."""
+    manifest = json.loads(rec.manifest)["flag"]
+    if rec.flag_id != manifest["id"]:
+        return f"record {rec.seq}: flag_id {rec.flag_id} differs from the flag in its package ({manifest['id']})"
+    flag = session.get(Flag, rec.flag_id)
+    if flag is None:
+        return f"record {rec.seq}: flag {rec.flag_id} is missing"
+    changed = [k for k in ("label", "t0_ms", "t1_ms", "evidence", "severity", "legal_basis", "streamer_id",
+                           "stream_id", "platform") if getattr(flag, k) != manifest.get(k)]
+    if changed:
+        return f"record {rec.seq}: flag {flag.id} no longer matches its evidence package ({', '.join(changed)})"
+    return None
+
+
 def verify_chain(session: Session, evidence_dir: Path) -> VerifyResult:
     """Walk the whole chain from the genesis; stop at and name the first broken record."""
     prev, n = GENESIS, 0
@@ -151,7 +168,7 @@ def verify_chain(session: Session, evidence_dir: Path) -> VerifyResult:
         n += 1
         if rec.seq != n:
             return VerifyResult(False, n, prev, rec.seq, f"record {rec.seq}: expected seq {n} (a record is missing)")
-        problem = _check_one(rec, prev, evidence_dir)
+        problem = _check_one(rec, prev, evidence_dir) or _check_flag(session, rec)
         if problem:
             return VerifyResult(False, n, prev, rec.seq, problem)
         prev = rec.record_hash
@@ -162,5 +179,41 @@ def verify_record(session: Session, record: EvidenceRecord, evidence_dir: Path) 
     """Check one package and its link to the record before it."""
     before = session.scalar(select(EvidenceRecord).where(EvidenceRecord.seq == record.seq - 1))
     expected_prev = before.record_hash if before else GENESIS
-    problem = _check_one(record, expected_prev, evidence_dir)
+    problem = _check_one(record, expected_prev, evidence_dir) or _check_flag(session, record)
     return VerifyResult(problem is None, 1, record.record_hash, record.seq if problem else None, problem)
+
+
+# --- the transparency log over the records (serve.transparency) ---------------------------------
+def log_hashes(session: Session, size: int | None = None) -> list[bytes]:
+    """Leaf hashes of the evidence log in seq order (the first `size` records)."""
+    q = select(EvidenceRecord).order_by(EvidenceRecord.seq)
+    if size is not None:
+        q = q.limit(size)
+    return [leaf_hash(leaf_bytes(r)) for r in session.scalars(q)]
+
+
+def signed_head(session: Session, signer=None) -> dict:
+    """The tree head of the log now; signed when the service has an export signing key."""
+    head = tree_head(log_hashes(session))
+    return sign_head(head, signer) if signer is not None else {**head, "signature": None}
+
+
+def verify_against_head(session: Session, head: dict, public_key_pem: str | None = None) -> str | None:
+    """None when `head` (kept by a regulator from an earlier export) is signed and the log still
+    holds its tree unchanged as its first `tree_size` records; else what is wrong. A rewritten or
+    removed record, or a record inserted before the head's end, changes that root."""
+    try:
+        size, want = int(head["tree_size"]), bytes.fromhex(head["root_hash"])
+    except (KeyError, TypeError, ValueError):
+        return "the head has no tree_size/root_hash"
+    if head.get("signature") is None:
+        return "the head is not signed (set LIVEGUARD_EXPORT_SIGNING_KEY on the service)"
+    if not verify_head_signature(head, public_key_pem):
+        return "the head's signature does not verify" + ("" if public_key_pem else " with the key it names")
+    hashes = log_hashes(session)
+    if len(hashes) < size:
+        return f"the log has {len(hashes)} record(s), fewer than the {size} the head covers (records were removed)"
+    if root(hashes[:size]) != want:
+        return (f"the first {size} record(s) no longer hash to the head's root {want.hex()[:16]}…: "
+                "the history was rewritten after the head was signed")
+    return None

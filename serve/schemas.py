@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = ["AppealCreate", "AppealDecision", "AppealPublic", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic",
            "AuditPublic", "BlacklistExport", "BlacklistPublic", "BlacklistsPublic", "ChainVerify", "DecisionCreate",
            "DecisionResult", "EvidencePublic", "FlagCreate", "FlagPublic", "FlagsPublic", "GalleryEntryPublic", "GalleryPublic",
-           "IngestRecording",
+           "IngestRecording", "InclusionProof", "ConsistencyProof",
            "IngestResult", "PlatformAccountCreate", "IdentityCreate", "RescanCreate", "RescanPublic", "SanctionPublic", "StreamCreate",
            "StreamPublic", "StreamsPublic", "StreamerCreate", "StreamerHistory", "StreamerPublic"]
 
@@ -268,6 +268,26 @@ class BlacklistExport(BaseModel):
     chain_head: str = Field(description="record_hash of the newest evidence record; verify what you received")
     chain_length: int
     exported_at: datetime
+    tree_head: dict = Field(description="signed head of the evidence transparency log (tree_size, root_hash, "
+                                        "timestamp, Ed25519 signature): keep it, and check later logs against "
+                                        "it with `liveguard evidence verify --head`")
+
+
+class InclusionProof(BaseModel):
+    seq: int
+    leaf_index: int
+    tree_size: int
+    root_hash: str
+    leaf: str = Field(description="the canonical JSON the leaf hash is taken over")
+    audit_path: list[str]
+
+
+class ConsistencyProof(BaseModel):
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    proof: list[str]
 
 
 class AppealCreate(_In):

@@ -67,6 +67,18 @@ class Settings(BaseSettings):
     policy: SanctionPolicy = Field(default_factory=SanctionPolicy, description="the sanctions policy")
 
     @model_validator(mode="after")
+    def _evidence_beside_the_database(self) -> Settings:
+        """A relative evidence directory belongs to its database: beside the SQLite file (so
+        `liveguard evidence verify --db sqlite:////path/lg.sqlite` finds the clips from any directory),
+        else the directory the service starts in, fixed at start."""
+        if not self.evidence_dir.is_absolute():
+            base = Path.cwd()
+            if self.db_url.startswith("sqlite:///") and ":memory:" not in self.db_url:
+                base = Path(self.db_url[len("sqlite:///"):].split("?", 1)[0]).parent.resolve()
+            self.evidence_dir = base / self.evidence_dir
+        return self
+
+    @model_validator(mode="after")
     def _no_default_secrets_outside_development(self) -> Settings:
         if self.environment != "development" and self.webhook_secret == DEFAULT_SECRET:
             raise ValueError(f"LIVEGUARD_WEBHOOK_SECRET is the default {DEFAULT_SECRET!r}; "

@@ -34,6 +34,9 @@ class ExportSigner:
         self.public_key_pem = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
+    def sign(self, data: bytes) -> bytes:
+        return self._key.sign(data)
+
     def headers(self, body: bytes) -> dict[str, str]:
         return {"X-LiveGuard-Signature-Ed25519": base64.b64encode(self._key.sign(body)).decode(),
                 "X-LiveGuard-Key-Id": self.key_id}

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from serve import crud
 from serve.deps import IdPath, ReaderDep, ReviewerDep, SessionDep, SettingsDep
-from serve.evidence import chain_head
+from serve.evidence import chain_head, signed_head
 from serve.policy import expire_due
 from serve.schemas import (AppealCreate, AppealDecision, AppealPublic, BlacklistExport, BlacklistPublic,
                            BlacklistsPublic)
@@ -43,12 +43,13 @@ def export(request: Request, session: SessionDep, settings: SettingsDep, who: Re
     expire_due(session, settings=settings)
     rows, nxt = crud.list_blacklist(session, since=since, limit=limit)
     head, length = chain_head(session)
+    tree = signed_head(session, request.app.state.export_signer)
     data = [BlacklistPublic.model_validate(r) for r in rows]
     headers = {"X-LiveGuard-Chain-Head": head, "X-LiveGuard-Chain-Length": str(length),
-               "X-LiveGuard-Next-Since": str(nxt)}
+               "X-LiveGuard-Next-Since": str(nxt), "X-LiveGuard-Tree-Head": json.dumps(tree, separators=(",", ":"))}
     if format == "json":
         body = BlacklistExport(data=data, next_since=nxt, chain_head=head, chain_length=length,
-                               exported_at=crud.now())
+                               exported_at=crud.now(), tree_head=tree)
         return _signed(request, body.model_dump_json().encode(), "application/json", headers)
     buf = io.StringIO()
     w = csv.DictWriter(buf, CSV_COLUMNS)

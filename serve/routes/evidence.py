@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
 from serve import crud
 from serve.deps import IdPath, ReaderDep, SessionDep, SettingsDep
-from serve.evidence import verify_chain, verify_record
-from serve.schemas import ChainVerify, EvidencePublic
+from serve.evidence import log_hashes, signed_head, verify_chain, verify_record
+from serve.schemas import ChainVerify, ConsistencyProof, EvidencePublic, InclusionProof
 from serve.tables import EvidenceRecord
+from serve.transparency import consistency_proof, inclusion_proof, leaf_bytes, root
 
 router = APIRouter(prefix="/evidence", tags=["evidence"])
 
@@ -24,6 +25,27 @@ def _public(rec: EvidenceRecord) -> EvidencePublic:
 def verify_all(session: SessionDep, settings: SettingsDep, who: ReaderDep) -> ChainVerify:
     """Re-check the whole chain; names the first broken record."""
     return ChainVerify(**verify_chain(session, settings.evidence_dir).__dict__)
+
+
+@router.get("/head")
+def head(request: Request, session: SessionDep, who: ReaderDep) -> dict:
+    """The signed head of the evidence transparency log now (Ed25519 with the export key; signature
+    null when the service has none). Keep heads: a later log must contain each unchanged."""
+    return signed_head(session, request.app.state.export_signer)
+
+
+@router.get("/consistency", response_model=ConsistencyProof)
+def consistency(session: SessionDep, who: ReaderDep, first: int = Query(ge=1, le=2_147_483_647),
+                second: int | None = Query(None, ge=1, le=2_147_483_647)) -> ConsistencyProof:
+    """Proof that the log of `first` records (a head you kept) is the start of the log of `second`
+    (default: now), RFC 6962 style."""
+    hashes = log_hashes(session)
+    second = second or len(hashes)
+    if not first <= second <= len(hashes):
+        raise HTTPException(404, f"no consistency proof from {first} to {second}: the log has {len(hashes)} record(s)")
+    return ConsistencyProof(first=first, second=second, first_root=root(hashes[:first]).hex(),
+                            second_root=root(hashes[:second]).hex(),
+                            proof=[p.hex() for p in consistency_proof(hashes[:second], first)])
 
 
 @router.get("/{record_id}", response_model=EvidencePublic)
@@ -47,3 +69,16 @@ def clip(record_id: IdPath, session: SessionDep, settings: SettingsDep, who: Rea
 def verify_one(record_id: IdPath, session: SessionDep, settings: SettingsDep, who: ReaderDep) -> ChainVerify:
     rec = crud.get_or_404(session, EvidenceRecord, record_id, "evidence record")
     return ChainVerify(**verify_record(session, rec, settings.evidence_dir).__dict__)
+
+
+@router.get("/{record_id}/proof", response_model=InclusionProof)
+def proof(record_id: IdPath, session: SessionDep, who: ReaderDep,
+          tree_size: int | None = Query(None, ge=1, le=2_147_483_647)) -> InclusionProof:
+    """Inclusion proof of the record in the log of `tree_size` records (default: now)."""
+    rec = crud.get_or_404(session, EvidenceRecord, record_id, "evidence record")
+    hashes = log_hashes(session)
+    size = tree_size or len(hashes)
+    if not rec.seq <= size <= len(hashes):
+        raise HTTPException(404, f"record seq {rec.seq} is not in a log of {size} record(s) (the log has {len(hashes)})")
+    return InclusionProof(seq=rec.seq, leaf_index=rec.seq - 1, tree_size=size, root_hash=root(hashes[:size]).hex(),
+                          leaf=leaf_bytes(rec).decode(), audit_path=[p.hex() for p in inclusion_proof(hashes[:size], rec.seq - 1)])

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -23,3 +25,16 @@ def test_bad_values_name_the_key(monkeypatch):
     monkeypatch.setenv("LIVEGUARD_RETENTION_YEARS", "1")
     with pytest.raises(ValidationError, match="retention_years"):
         Settings()
+
+
+def test_a_relative_evidence_dir_lives_beside_the_sqlite_database(tmp_path, monkeypatch):
+    """So `liveguard evidence verify --db sqlite:////path/lg.sqlite` finds the clips from any directory."""
+    from serve.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    s = Settings(environment="test", webhook_secret="x", db_url="sqlite:////srv/liveguard/lg.sqlite")
+    assert s.evidence_dir == Path("/srv/liveguard/evidence")
+    s = Settings(environment="test", webhook_secret="x", db_url="postgresql+psycopg://db/lg")
+    assert s.evidence_dir == tmp_path / "evidence"  # fixed at start, not at each use
+    s = Settings(environment="test", webhook_secret="x", db_url="sqlite:////srv/lg.sqlite", evidence_dir="/ev")
+    assert s.evidence_dir == Path("/ev")
