@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from fastapi import HTTPException
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from serve.auth import Principal
@@ -42,10 +42,23 @@ def audit(session: Session, *, who: Principal | None, action: str, entity: str, 
 
 
 def emit_event(session: Session, *, settings: Settings, kind: str, payload: dict) -> str:
-    """Write the event to the outbox (one row per receiver); the webhook worker delivers it after commit."""
+    """Write the event to the outbox (one row per receiver); the webhook worker delivers it after
+    commit. Each event is numbered among the events of its subject (a flag, a blacklist entry):
+    the changes of one subject happen one after another (a flag's decision under its row update,
+    an entry's changes under the feed lock), so the numbers follow the order of the changes."""
     event_id = uuid.uuid4().hex
+    if not settings.webhook_urls:
+        return event_id
+    subject = (f"flag:{payload['flag_id']}" if "flag_id" in payload and kind.startswith("flag.")
+               else f"blacklist_entry:{payload['entry_id']}" if "entry_id" in payload else None)
+    seq = None
+    if subject is not None:
+        seq = (session.scalar(select(func.max(WebhookDelivery.subject_seq)).where(WebhookDelivery.subject == subject))
+               or 0) + 1
     for url in settings.webhook_urls:
-        session.add(WebhookDelivery(event_id=event_id, url=url, kind=kind, payload=payload))
+        session.add(WebhookDelivery(event_id=event_id, url=url, kind=kind, payload=payload, subject=subject,
+                                    subject_seq=seq))
+    session.flush()  # the next event of this subject in this transaction counts this one
     return event_id
 
 

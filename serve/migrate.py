@@ -49,8 +49,16 @@ def _is_int_ms(d) -> bool:
     return all(isinstance(i, tuple) and i[0] == "modify_type" and str(i[3]).endswith("_ms") for i in items)
 
 
-def _is_recorded_at(d) -> bool:
-    return isinstance(d, tuple) and d[0] == "add_column" and d[2] == "recordings" and d[3].name == "recorded_at"
+ADDED_IN_0003 = {("recordings", "recorded_at"), ("webhook_deliveries", "subject"), ("webhook_deliveries", "subject_seq")}
+
+
+def _added_in_0003(d) -> bool:
+    """A diff entry for a column (or its index) that revision 0003 adds."""
+    if isinstance(d, tuple) and d[0] == "add_column":
+        return (d[2], d[3].name) in ADDED_IN_0003
+    if isinstance(d, tuple) and d[0] == "add_index":
+        return d[1].table.name == "webhook_deliveries" and [c.name for c in d[1].columns] == ["subject"]
+    return False
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -60,7 +68,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         if "alembic_version" not in tables and tables:
             if tables >= set(Base.metadata.tables):
                 diff = schema_diff(conn)
-                if diff and all(_is_int_ms(d) or _is_recorded_at(d) for d in diff):  # a scanner before 0003
+                if diff and all(_is_int_ms(d) or _added_in_0003(d) for d in diff):  # a scanner before 0003
                     command.stamp(cfg, "0002")
                 elif diff:
                     raise ConfigError(f"database has LiveGuard tables but no migration version, and they differ "

@@ -334,6 +334,10 @@ class WebhookDelivery(Base):
     url: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict] = mapped_column(JSON)
+    # what the event is about ("flag:12", "blacklist_entry:3") and its number among that subject's
+    # events: receivers order by it, since a retried delivery can arrive after a later event
+    subject: Mapped[str | None] = mapped_column(String(64), index=True)
+    subject_seq: Mapped[int | None] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_now)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -9,6 +9,11 @@ Each POST carries
     X-LiveGuard-Event       e.g. flag.created, flag.decided, blacklist.added, blacklist.lifted
     X-LiveGuard-Timestamp   unix seconds, signed with the body (limits replays)
     X-LiveGuard-Signature   sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
+
+and the body {"id", "type", "created_at", "data", "subject", "sequence"}: `subject` is what the
+event is about ("flag:12", "blacklist_entry:3") and `sequence` its number among that subject's
+events (1, 2, ...). A failed delivery is retried later, so events can arrive out of order:
+receivers apply an event only if its sequence is above the last one they applied for the subject.
 """
 
 from __future__ import annotations
@@ -94,11 +99,13 @@ class WebhookWorker:
 
     def _post(self, d: WebhookDelivery) -> str | None:
         body = json.dumps({"id": d.event_id, "type": d.kind, "created_at": d.created_at.isoformat(),
-                           "data": d.payload}, sort_keys=True, separators=(",", ":")).encode()
+                           "data": d.payload, "subject": d.subject, "sequence": d.subject_seq},
+                          sort_keys=True, separators=(",", ":")).encode()
         ts = str(int(time.time()))
         req = urllib.request.Request(d.url, data=body, method="POST", headers={
             "Content-Type": "application/json", "X-LiveGuard-Event-Id": d.event_id, "X-LiveGuard-Event": d.kind,
-            "X-LiveGuard-Timestamp": ts, "X-LiveGuard-Signature": sign(self.settings.webhook_secret, ts, body)})
+            "X-LiveGuard-Timestamp": ts, "X-LiveGuard-Signature": sign(self.settings.webhook_secret, ts, body),
+            "X-LiveGuard-Subject": d.subject or "", "X-LiveGuard-Sequence": str(d.subject_seq or "")})
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
                 resp.read()

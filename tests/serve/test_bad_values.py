@@ -5,11 +5,10 @@ import base64
 import json
 
 import pytest
-from sqlalchemy import Integer, MetaData, create_engine, inspect
+from sqlalchemy import inspect
 
 from serve.db import make_engine
 from serve.migrate import schema_diff, upgrade
-from serve.tables import Base
 from tests.serve.conftest import auth
 
 FLAG = '{{"label": "fake_price", "t0": {t0}, "t1": 12.5, "score": 0.5, "evidence": "{ev}", "decided_by": "test"}}'
@@ -72,17 +71,12 @@ def test_cursors_beyond_the_columns_are_400(client, keys, path):
 
 
 def test_a_database_made_before_bigint_times_is_upgraded(blank_db_url):
-    """Tables created by an older scanner (INTEGER ms, no migration version) are recognised and altered."""
-    engine = create_engine(blank_db_url)
-    old = MetaData()
-    for table in Base.metadata.sorted_tables:
-        table.to_metadata(old)
-    for table in ("transcript_segments", "findings", "flags"):
-        for col in ("t0_ms", "t1_ms"):
-            old.tables[table].c[col].type = Integer()
-    old.create_all(engine)
-    engine.dispose()
+    """Tables as a scanner before revision 0003 created them (INTEGER ms, no version table) are
+    recognised and upgraded."""
     engine = make_engine(blank_db_url, create_tables=False)
+    upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE alembic_version")  # create_all leaves no version behind
     upgrade(engine)
     with engine.connect() as conn:
         assert schema_diff(conn) == []

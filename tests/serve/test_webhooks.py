@@ -83,6 +83,10 @@ def test_signed_retried_and_deduplicated(settings, engine, keys, sessions, recei
         _wait(lambda: len(receiver.events) == 2)
     kinds = sorted(e["type"] for e in receiver.events.values())
     assert kinds == ["flag.created", "flag.decided"]
+    # the retried flag.created arrived after flag.decided; the per-subject sequence puts them in order
+    by_seq = sorted(receiver.events.values(), key=lambda e: e["sequence"])
+    assert [e["type"] for e in by_seq] == ["flag.created", "flag.decided"]
+    assert {e["subject"] for e in by_seq} == {f"flag:{fid}"} and [e["sequence"] for e in by_seq] == [1, 2]
     assert all(ok for _, ok, _ in receiver.posts)
     first_id = receiver.posts[0][0]["x-liveguard-event-id"]
     same = [p for p in receiver.posts if p[0]["x-liveguard-event-id"] == first_id]
