@@ -43,6 +43,32 @@ def json_safe(value):
     return json_safe(str(value))
 
 
+def _local_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc from files shipped in a Python package, not from a CDN: the
+    service often runs where only the platform's own network is reachable."""
+    from pathlib import Path
+
+    import fastapi_offline
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs-static", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"),
+              name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} API",
+                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-static/swagger-ui.css",
+                                   swagger_favicon_url="/docs-static/favicon.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc():
+        return get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} API",
+                              redoc_js_url="/docs-static/redoc.standalone.js",
+                              redoc_favicon_url="/docs-static/favicon.png", with_google_fonts=False)
+
+
 def create_app(settings: Settings, *, engine: Engine | None = None, start_workers: bool = True,
                scanner: Scanner | None = None) -> FastAPI:
     """The service. `engine` defaults to settings.db_url, migrated to the newest revision;
@@ -71,7 +97,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, start_worker
         for w in workers:
             w.stop()
 
-    app = FastAPI(title="LiveGuard", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="LiveGuard", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Review queue, sanctions, blacklist and evidence for live-commerce monitoring. "
                               "Every route but /healthz needs an API key: `Authorization: Bearer <key>`.")
     app.state.settings = settings
@@ -87,6 +113,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, start_worker
 
         app.state.export_signer = ExportSigner(settings.export_signing_key)
     app.include_router(api_router)
+    _local_docs(app)
     from serve import ui
 
     ui.install(app)

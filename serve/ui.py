@@ -153,7 +153,10 @@ def flag_decide(request: Request, flag_id: IdPath, session: SessionDep, settings
 
 def install(app) -> None:
     """Routes, static files, and the redirect to sign-in for browsers without a key."""
+    from serve import ui_pages  # it builds on this module
+
     app.include_router(router)
+    app.include_router(ui_pages.router)
     app.mount("/static", static_app(), name="static")
 
     @app.exception_handler(_SignIn)

@@ -4,6 +4,7 @@ uvicorn server on 127.0.0.1: sign in, open a flag, confirm and dismiss, check th
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import threading
 import time
 
@@ -120,3 +121,95 @@ def test_review_page_refuses_other_roles_and_cross_site_posts(client, keys, sess
     assert r.status_code == 403
     with sessions() as s:
         assert s.get(Flag, fid).status == "open"
+
+
+def _sign_in(browser, server, key):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(server + "/ui/login")
+    page.fill("#key", key)
+    page.click("#signin")
+    page.wait_for_selector("#queue, #empty")
+    return ctx, page
+
+
+def test_streamer_blacklist_and_overview_pages(browser, server, client, keys, sessions, settings, tmp_path):
+    """A day's work beyond the queue: a streamer confirmed three times is blacklisted; the streamer
+    page shows the flags, decisions, sanctions and entry on one timeline; the blacklist page lists
+    the entry and the appeal, which another moderator decides there (the confirming one may not);
+    the overview charts flags per day, label and platform and the queue's age. Screenshots go to
+    LIVEGUARD_SCREENSHOTS (docs/screenshots in the README) or the test's temp dir."""
+    shots = Path(os.environ.get("LIVEGUARD_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    rec = scanned_recording(sessions)
+    streamer_id, stream_id = streamer_with_stream(sessions, name="Wang Fang")
+    ids = sorted(client.post("/flags/ingest", json={"recording_id": rec.id, "stream_id": stream_id},
+                             headers=auth(keys["ingest"])).json()["created"])
+    other = scanned_recording(sessions, source="room2.mp4", sha="b" * 64)  # stays in the queue, unattributed
+    client.post("/flags/ingest", json={"recording_id": other.id}, headers=auth(keys["ingest"]))
+    for fid in ids:
+        r = client.post(f"/flags/{fid}/decision", json={"decision": "confirm", "reason": f"heard it ({fid})"},
+                        headers=auth(keys["moderator"]))
+        assert r.status_code == 200
+    entry_id = r.json()["blacklist_entry_id"]
+    assert entry_id
+    r = client.post(f"/blacklist/{entry_id}/appeals", json={"statement": "The tea was mislabelled by a supplier.",
+                                                             "filed_by": "Wang Fang"}, headers=auth(keys["admin"]))
+    assert r.status_code == 201, r.text
+
+    ctx, page = _sign_in(browser, server, keys["moderator"])
+    page.goto(f"{server}/ui/streamers/{streamer_id}")
+    page.wait_for_selector("#timeline")
+    assert page.inner_text("#streamer-name").startswith("Wang Fang")
+    assert page.inner_text("#streamer-status") == "blacklisted"
+    kinds = page.locator("#timeline .badge").all_inner_texts()
+    assert kinds.count("flag") == 3 and kinds.count("decision") == 3 and "blacklist" in kinds and "appeal" in kinds
+    assert "sanction" in kinds
+    page.screenshot(path=str(shots / "streamer.png"), full_page=True)
+
+    # the moderator who confirmed the flags cannot decide the appeal: said on the page
+    page.click("#nav-blacklist")
+    page.wait_for_selector("#appeals")
+    assert page.locator(f'tr.entry[data-entry-id="{entry_id}"]').count() == 1
+    row = page.locator("tr.appeal-pending").first
+    row.locator("input[name=reason]").fill("supplier documents checked")
+    row.locator("button[value=grant]").click()
+    page.wait_for_selector("#error")
+    assert "someone other than the reviewer" in page.inner_text("#error")
+    ctx.close()
+    ctx, page = _sign_in(browser, server, keys["moderator2"])
+    page.goto(server + "/ui/blacklist")
+    row = page.locator("tr.appeal-pending").first
+    row.locator("input[name=reason]").fill("supplier documents checked")
+    row.locator("button[value=grant]").click()
+    page.wait_for_selector("tr.appeal-granted")
+    assert page.locator(f'tr.entry-lifted[data-entry-id="{entry_id}"]').count() == 1
+    page.screenshot(path=str(shots / "blacklist.png"), full_page=True)
+
+    page.click("#nav-overview")
+    page.wait_for_selector("#per-label")
+    assert page.inner_text("#open-count") == "3"  # the unattributed recording's flags
+    assert page.locator("#per-label rect").count() >= 2 and page.locator("#per-platform rect").count() == 2
+    assert "medical_claim_non_drug" in page.locator("#per-label").text_content()
+    assert page.inner_text("#oldest").endswith(" h")
+    page.screenshot(path=str(shots / "overview.png"), full_page=True)
+    ctx.close()
+
+
+def test_api_docs_render_with_no_network_beyond_the_service(browser, server):
+    """Swagger UI and ReDoc come from files the service ships (fastapi-offline's), not a CDN."""
+    ctx = browser.new_context()
+    outside = []
+    ctx.route("**/*", lambda route: (outside.append(route.request.url), route.abort())
+              if not route.request.url.startswith(server) else route.continue_())
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(server + "/docs")
+    page.wait_for_selector(".opblock")  # operations rendered from /openapi.json
+    assert page.locator(".opblock").count() >= 25
+    page.goto(server + "/redoc")
+    page.wait_for_selector("[data-section-id]")
+    # ReDoc's bundle links its own "API docs by Redocly" badge image; the page works without it
+    assert [u for u in outside if u != "https://cdn.redoc.ly/redoc/logo-mini.svg"] == []
+    ctx.close()
