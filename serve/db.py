@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
@@ -35,11 +35,26 @@ def make_engine(url: str = DEFAULT_DB_URL, create_tables: bool = True) -> Engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         if create_tables:
-            # A database made this way matches the newest migration; serve.migrate stamps it so.
-            Base.metadata.create_all(engine)
+            _create_or_upgrade(engine)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise ConfigError(f"cannot open database {url!r}: {exc}") from exc
     return engine
+
+
+def _create_or_upgrade(engine: Engine) -> None:
+    """A new database gets the tables and is stamped with the newest migration; an existing one is
+    brought up to date by the migrations (serve.migrate), as `liveguard serve` does. Without this,
+    a scanner or monitor of a newer version on an older database failed every write on the new
+    columns (found by the soak, which restarted the monitor on a database of the version before)."""
+    from serve.migrate import stamp_head, upgrade
+
+    with engine.connect() as conn:
+        existing = set(inspect(conn).get_table_names())
+    if existing:
+        upgrade(engine)
+    else:
+        Base.metadata.create_all(engine)
+        stamp_head(engine)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from liveguard.errors import ConfigError
 from serve.tables import Base
 
-__all__ = ["MIGRATIONS_DIR", "SCAN_TABLES", "alembic_config", "schema_diff", "upgrade"]
+__all__ = ["MIGRATIONS_DIR", "SCAN_TABLES", "alembic_config", "schema_diff", "stamp_head", "upgrade"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SCAN_TABLES = {"recordings", "transcript_segments", "findings", "scan_errors"}  # revision 0001
@@ -78,3 +78,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             elif tables >= SCAN_TABLES:
                 command.stamp(cfg, SCAN_REVISION)
         command.upgrade(cfg, revision)
+
+
+def stamp_head(engine: Engine) -> None:
+    """Record that a database made from serve.tables (create_all) is at the newest migration."""
+    with engine.begin() as conn:
+        command.stamp(alembic_config(conn), "head")
