@@ -44,6 +44,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     if args.paths and not paths:
         print("error: no media files found in " + " ".join(args.paths), file=sys.stderr)
         return 1
+    cli_account = args.account
     by_path = dict(attributions.get("files", {}))  # manifest rows
     for p in paths:
         by_path.setdefault(p.resolve(), attributions.get("all"))
@@ -85,8 +86,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         for i, path in enumerate(paths):
             bar.set_postfix_str(f"file {i + 1}/{len(paths)}, {bar.n / 3600:.2f} audio-h")
             attr = by_path.get(Path(path).resolve())
-            if attr is not None and attr.account:
-                args.account = attr.account  # the gallery's account checks read it per file
+            # the gallery's account checks read it per file: this file's account, else the option's
+            args.account = attr.account if attr is not None and attr.account else cli_account
             scan = scan_file(path, transcriber, detectors[attr.listing if attr is not None else None], window_opts,
                              on_window=lambda s: bar.update(round(s, 1)), visual=visual)
             scans.append(scan)
