@@ -117,8 +117,7 @@ class StreamRecorder:
     def _add(self, seg: Segment) -> None:
         with self._lock:
             self.segments.append(seg)
-            with open(self.dir / "index.jsonl", "a") as f:
-                f.write(json.dumps(asdict(seg)) + "\n")
+            self._append_index(seg)
             horizon = seg.t1 - self.opts.retention_s
             keep = [s for s in self.segments if s.t1 >= horizon]
             for old in self.segments[: len(self.segments) - len(keep)]:
@@ -128,7 +127,12 @@ class StreamRecorder:
     def _opened(self, seg: Segment) -> None:
         """List a segment as soon as it is opened (end = start): if this process is killed, the
         next run still finds the file and reads its end from it (read_index)."""
-        with self._lock, open(self.dir / "index.jsonl", "a") as f:
+        with self._lock:
+            self._append_index(seg)
+
+    def _append_index(self, seg: Segment) -> None:
+        """One line of index.jsonl (the caller holds the lock); read_index keeps a path's last line."""
+        with open(self.dir / "index.jsonl", "a") as f:
             f.write(json.dumps(asdict(seg)) + "\n")
 
     def covered(self) -> tuple[float, float] | None:

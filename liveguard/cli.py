@@ -170,6 +170,7 @@ def _queue_for_review(session, scan, attr, args: argparse.Namespace) -> list[str
 
     from sqlalchemy import select
 
+    from ingest.recorder import ClipError, Segment, cut_clip
     from serve.attribution import resolve_stream
     from serve.crud import flags_from_recording
     from serve.tables import Recording
@@ -177,8 +178,6 @@ def _queue_for_review(session, scan, attr, args: argparse.Namespace) -> list[str
     warnings: list[str] = []
 
     def clip_for(f) -> str | None:
-        from ingest.recorder import ClipError, Segment, cut_clip
-
         duration = scan.info.duration_s if scan.info and scan.info.duration_s else f.t1_ms / 1000 + args.clip_after
         t0, t1 = max(0.0, f.t0_ms / 1000 - args.clip_before), min(duration, f.t1_ms / 1000 + args.clip_after)
         out = (Path(args.clips) / f"{scan.sha256[:16]}_{f.label}_{f.t0_ms}.mp4").absolute()

@@ -31,7 +31,7 @@ from pipeline.clips import ClipJournal, ClipRequest
 from pipeline.findings import Finding, find_claims
 from pipeline.fusion import FusionOptions, fuse
 
-__all__ = ["MonitorOptions", "StreamIngest", "IngestSnapshot", "LiveProcessor", "merge_backlog"]
+__all__ = ["MonitorOptions", "StreamIngest", "IngestSnapshot", "LiveProcessor", "merge_backlog", "read_state"]
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,19 @@ class IngestSnapshot:
         return sum(t1 - t0 for t0, t1, _ in self.gaps)
 
 
+def read_state(path: Path) -> dict | None:
+    """A stream's saved clock (`state.json`: start_wall, stream_t, hls_next_seq), or None when there
+    is none or it cannot be read (then a new clock starts, with a warning)."""
+    if not path.exists():
+        return None
+    try:
+        state = json.loads(path.read_text())
+        return {**state, "start_wall": float(state["start_wall"]), "stream_t": float(state["stream_t"])}
+    except (ValueError, KeyError, TypeError):
+        log.warning("unreadable %s, starting a new clock", path)
+        return None
+
+
 class StreamIngest:
     """One live stream: a reader thread producing windows into a small bounded buffer."""
 
@@ -115,13 +128,9 @@ class StreamIngest:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.state_file = self.dir / "state.json"
         resume, hls_seq = None, None
-        if self.state_file.exists():  # a restarted worker continues the stream's clock (and HLS sequence)
-            try:
-                state = json.loads(self.state_file.read_text())
-                resume = (float(state["start_wall"]), float(state["stream_t"]))
-                hls_seq = state.get("hls_next_seq")
-            except (ValueError, KeyError, TypeError):
-                log.warning("stream %s: unreadable %s, starting a new clock", stream_id, self.state_file)
+        state = read_state(self.state_file)  # a restarted worker continues the stream's clock (and HLS sequence)
+        if state is not None:
+            resume, hls_seq = (state["start_wall"], state["stream_t"]), state.get("hls_next_seq")
         self.recorder = StreamRecorder(self.dir / "recording", opts.recorder)
         if resume is not None and self.recorder.segments:
             # the hole left by a crash starts where the recording ends, past the last window cut
@@ -251,10 +260,11 @@ class LiveProcessor:
         segments = wt.segments
         if recovered:  # the ledger is written after the records: a kill in between left them written
             segments = [s for s in segments if not _already(self.reported.get(sid, ()), "transcript", None, s.t0, s.t1)]
+        mark = {"recovered": True} if recovered else {}
         for s in segments:
             records.append({"type": "transcript", "source": sid, "t0": s.t0, "t1": s.t1, "text": s.text,
                             "lang": s.lang, "hallucination": s.hallucination,
-                            "hallucination_reason": s.hallucination_reason, "model": s.model_id})
+                            "hallucination_reason": s.hallucination_reason, "model": s.model_id, **mark})
         recent = self.recent.get(sid)
         previous = list(recent)[-2:] if recent else None  # a claim may span the end of the last window
         self._remember(sid, wt.segments)
@@ -265,13 +275,7 @@ class LiveProcessor:
             delay = now - spoken_wall(f.t1) if spoken_wall else None
             if delay is not None and not recovered:  # the live delay figures; a read-back waited out a crash
                 self.delays.setdefault(sid, []).append(delay)
-            rec = self._finding_record(f, delay)
-            if recovered:
-                rec["recovered"] = True
-            records.append(rec)
-        if recovered:
-            for rec in records[: len(segments)]:
-                rec["recovered"] = True
+            records.append({**self._finding_record(f, delay), **mark})
         return records
 
     def _remember(self, sid: str, segments: list[Segment]) -> None:

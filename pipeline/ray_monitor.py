@@ -13,7 +13,6 @@ actor resumes its stream's clock from the state it saved.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -83,7 +82,7 @@ from claims import RuleDetector
 from ingest.recorder import ClipError, cut_clip, read_index
 from liveguard.errors import ConfigError
 from pipeline.ledger import TranscriptLedger, untranscribed
-from pipeline.live import IngestSnapshot, LiveProcessor, MonitorOptions, StreamIngest, merge_backlog
+from pipeline.live import IngestSnapshot, LiveProcessor, MonitorOptions, StreamIngest, merge_backlog, read_state
 from pipeline.metrics import LiveMetrics, stream_state
 
 __all__ = ["IngestActor", "AsrActor", "VisualActor", "RayMonitor", "StreamSpec"]
@@ -259,12 +258,8 @@ class RayMonitor:
         sdir = self.workdir / sid
         recorded = read_index(sdir / "recording")
         spans = untranscribed(sdir / "transcribed.json", max(s.t1 for s in recorded)) if recorded else []
-        state_t = 0.0
-        if (sdir / "state.json").exists():  # a workdir from before ledgers: its earlier runs count as reported
-            try:
-                state_t = float(json.loads((sdir / "state.json").read_text())["stream_t"])
-            except (ValueError, KeyError, TypeError):
-                pass
+        state = read_state(sdir / "state.json")  # a workdir from before ledgers: its earlier runs count as reported
+        state_t = state["stream_t"] if state is not None else 0.0
         sdir.mkdir(parents=True, exist_ok=True)
         self.ledgers[sid] = TranscriptLedger(sdir / "transcribed.json", start=state_t)
         self.ingest[sid] = actor = IngestActor.remote(sid, spec.url, str(self.workdir), self.opts)

@@ -79,6 +79,14 @@ def inclusion_proof(hashes: Sequence[bytes], m: int) -> list[bytes]:
     return inclusion_proof(hashes[k:], m - k) + [root(hashes[:k])]
 
 
+def _shift_to_odd(fn: int, sn: int) -> tuple[int, int]:
+    """RFC 9162's step for a right child at the edge: shift both until LSB(fn) is set or fn is 0."""
+    while fn and not fn & 1:
+        fn >>= 1
+        sn >>= 1
+    return fn, sn
+
+
 def verify_inclusion(leaf_h: bytes, m: int, n: int, proof: Sequence[bytes], root_h: bytes) -> bool:
     """RFC 9162 2.1.3.2: does `proof` show leaf m with hash `leaf_h` in the tree of size n with `root_h`?"""
     if not 0 <= m < n:
@@ -89,10 +97,7 @@ def verify_inclusion(leaf_h: bytes, m: int, n: int, proof: Sequence[bytes], root
             return False
         if fn & 1 or fn == sn:
             r = _node(p, r)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
+            fn, sn = _shift_to_odd(fn, sn)
         else:
             r = _node(r, p)
         fn >>= 1
@@ -140,10 +145,7 @@ def verify_consistency(m: int, n: int, root_m: bytes, root_n: bytes, proof: Sequ
             return False
         if fn & 1 or fn == sn:
             fr, sr = _node(c, fr), _node(c, sr)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
+            fn, sn = _shift_to_odd(fn, sn)
         else:
             sr = _node(sr, c)
         fn >>= 1

@@ -115,15 +115,20 @@ def _records(path: Path) -> list[dict]:
     return out
 
 
+def _monitor_cmd(url: str, work: Path, db: Path, out: Path, clip_after: float, duration: float) -> list[str]:
+    """The monitor as the kill -9 tests run it: one HLS room from its oldest segment, SQLite, --out."""
+    return [LIVEGUARD, "monitor", url, "--stream-id", "room", "--give-up", "5", "--db", f"sqlite:///{db}",
+            "--claims", "rules", "--workdir", str(work), "--out", str(out), "-q", "--window-s", "6",
+            "--clip-before", "2", "--clip-after", str(clip_after), "--duration", str(duration), "--hls-start", "1000"]
+
+
 def test_kill_9_and_restart_on_the_same_state_loses_and_duplicates_nothing(room, tmp_path):
     _, twice, placed = room
     claim_t = [p.t0 for p in placed if p.text == CLAIM][0]
     work, db, out = tmp_path / "work", tmp_path / "lg.sqlite", tmp_path / "out.jsonl"
-    cmd = [LIVEGUARD, "monitor", "--stream-id", "room", "--give-up", "5", "--db", f"sqlite:///{db}",
-           "--claims", "rules", "--workdir", str(work), "--out", str(out), "-q", "--window-s", "6",
-           "--clip-before", "2", "--clip-after", "6", "--duration", "150", "--hls-start", "1000"]
     with hls_server(twice, tmp_path / "hls", list_size=120) as (url, src):
-        first = subprocess.Popen([*cmd[:2], url, *cmd[2:]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cmd = _monitor_cmd(url, work, db, out, clip_after=6, duration=150)
+        first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 120
         while time.time() < deadline and not (out.exists() and any(
                 r["type"] == "finding" for r in _records(out))):
@@ -134,7 +139,7 @@ def test_kill_9_and_restart_on_the_same_state_loses_and_duplicates_nothing(room,
         before = _records(out)
         assert any(r["type"] == "finding" for r in before), "no finding before the kill"
         runs_before = {p.name.split("_s")[0] for p in (work / "room" / "recording").glob("*.ts")}
-        second = subprocess.run([*cmd[:2], url, *cmd[2:]], capture_output=True, text=True, timeout=300)
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
     records = _records(out)
     findings = [r for r in records if r["type"] == "finding" and r["label"] == "medical_claim_non_drug"]
@@ -176,11 +181,9 @@ def test_kill_9_after_a_claim_was_heard_but_before_it_was_checked_reports_it_aft
     _, twice, placed = room
     claim = [p for p in placed if p.text == CLAIM][0]
     work, db, out = tmp_path / "work", tmp_path / "lg.sqlite", tmp_path / "out.jsonl"
-    cmd = [LIVEGUARD, "monitor", "--stream-id", "room", "--give-up", "5", "--db", f"sqlite:///{db}",
-           "--claims", "rules", "--workdir", str(work), "--out", str(out), "-q", "--window-s", "6",
-           "--clip-before", "2", "--clip-after", "3", "--duration", "120", "--hls-start", "1000"]
     with hls_server(twice, tmp_path / "hls", list_size=120) as (url, _):
-        first = subprocess.Popen([*cmd[:2], url, *cmd[2:]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cmd = _monitor_cmd(url, work, db, out, clip_after=3, duration=120)
+        first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline, recorded = time.time() + 120, 0.0
         while time.time() < deadline and recorded < claim.t1 + 0.3:
             segs = read_index(work / "room" / "recording")  # the open segment's end read from the file
@@ -191,7 +194,7 @@ def test_kill_9_after_a_claim_was_heard_but_before_it_was_checked_reports_it_aft
         first.stderr.close()
         assert recorded >= claim.t1 + 0.3, "the claim was never recorded"
         before = [r for r in _records(out) if r["type"] == "finding"]
-        second = subprocess.run([*cmd[:2], url, *cmd[2:]], capture_output=True, text=True, timeout=300)
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
     assert not any(abs(f["t0"] - claim.t0) < 3 for f in before), "reported before the kill: recovery not exercised"
     records = _records(out)
