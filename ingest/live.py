@@ -34,7 +34,7 @@ class LiveOptions:
     give_up_after_s: float = 60.0  # unreachable this long: the stream is reported as ended
     realtime: bool | None = None  # pace at 1x; None: only for files (live sources pace themselves)
     frame_fps: float = 1.0
-    frame_height: int = 360
+    frame_height: int = 1080  # as ingest.windows.WindowOptions: faces are found in source pixels
     hls_start_segments: int = 3  # live HLS joined this many segments behind the live edge (players use ~3)
 
     def __post_init__(self):

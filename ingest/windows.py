@@ -26,7 +26,9 @@ class WindowOptions:
     max_s: float = 30.0  # longest window; Whisper sees at most 30 s at once
     min_s: float = 20.0  # shortest window unless the stream ends; the cut is searched in [min_s, max_s]
     frame_fps: float = 1.0  # frames kept per second of video for the vision stage (0: none)
-    frame_height: int = 360  # frames are scaled down to this height
+    # frames taller than this are scaled down to it: faces and text are found in source pixels up to
+    # 1080p (a 40 px face in 720p was 20 px after the old 360 and never found; docs/vision.md)
+    frame_height: int = 1080
 
     def __post_init__(self):
         if not 0 < self.min_s <= self.max_s <= 30.0:

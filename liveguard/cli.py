@@ -115,18 +115,19 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _visual_factory(args: argparse.Namespace, detector):
-    """The per-file visual checker the options ask for, or None (faces and OCR are opt-in: they
-    cost about 0.2 s and 0.9 s of CPU per sampled frame). Voices are checked when the gallery
-    holds voice prints."""
+    """The per-file visual checker the options ask for, or None (faces and OCR are opt-in; with
+    neither, scan decodes no video). Voices are checked when the gallery holds voice prints."""
     if not args.gallery and not args.ocr:
         return None
-    from pipeline.impersonation import VisualChecker, VisualOptions
+    from pipeline.impersonation import ImpersonationOptions, VisualChecker, VisualOptions
+    from vision.appearances import WatchOptions
     from vision.gallery import Gallery
 
     gallery = Gallery.open(args.gallery) if args.gallery else None
     # live (set by `monitor`): on-screen findings are reported as they become certain, not at the end
     live = getattr(args, "live", False)
-    opts = VisualOptions(live=live) if args.ocr else VisualOptions(ocr=None, live=live)
+    faces = ImpersonationOptions(watch=WatchOptions(min_face_px=getattr(args, "min_face_px", 40)))
+    opts = VisualOptions(impersonation=faces, live=live) if args.ocr else VisualOptions(faces, ocr=None, live=live)
     voices = None
     if gallery is not None and len(gallery.voice_matrix()[0]):
         from asr.vad import SpeechDetector
@@ -277,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "authorised accounts, a blacklisted streamer's own accounts)")
     s.add_argument("--ocr", action="store_true",
                    help="read on-screen text: claims on screen and the AI-generated label check")
+    s.add_argument("--min-face-px", type=int, default=40,
+                   help="smallest face checked against the gallery, in source pixels (frames are examined at "
+                        "source resolution up to 1080p; default: %(default)s)")
     s.add_argument("--streamer", help="who streamed these recordings: their flags go to this streamer (found by "
                    "--platform/--account, else by this exact name, else created), with an evidence clip each")
     s.add_argument("--platform", help="the platform the recordings were streamed on (with --streamer)")

@@ -30,7 +30,7 @@ def live_table(mon) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
 
-def _monitor_options(args):
+def _monitor_options(args, decode_frames: bool = True):
     from ingest.live import LiveOptions
     from ingest.recorder import RecorderOptions
     from pipeline.live import MonitorOptions
@@ -39,7 +39,7 @@ def _monitor_options(args):
                           merge_max_s=args.merge_max_s,
                           clip_before_s=args.clip_before, clip_after_s=args.clip_after,
                           recorder=RecorderOptions(retention_s=args.retention),
-                          live=LiveOptions(give_up_after_s=args.give_up, frame_fps=args.frame_fps,
+                          live=LiveOptions(give_up_after_s=args.give_up, frame_fps=args.frame_fps if decode_frames else 0,
                                            hls_start_segments=args.hls_start))
 
 
@@ -293,7 +293,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
             print(f"\n[{time.strftime('%H:%M:%S')}]\n" + live_table(mon), file=sys.stderr, flush=True)
 
     try:  # the output file is closed however the run ends (a failed start included)
-        mon = RayMonitor(specs, Path(args.workdir), _monitor_options(args), model=args.model,
+        mon = RayMonitor(specs, Path(args.workdir), _monitor_options(args, decode_frames=visual is not None),
+                         model=args.model,
                          device=args.device, engine=args.engine, n_asr=args.asr_actors, asr_gpus=args.asr_gpus,
                          on_record=on_record, visual=visual, detectors=detectors, detector=default_detector,
                          reported=reported)
@@ -369,6 +370,8 @@ def add_monitor_parsers(sub, bench_sub) -> None:
                    "stream's faces and voices against it")
     m.add_argument("--account", nargs="+", help="the platform account of each stream (one for all, or one per URL)")
     m.add_argument("--ocr", action="store_true", help="read on-screen text: claims shown on screen and the AI label")
+    m.add_argument("--min-face-px", type=int, default=40,
+                   help="smallest face checked against the gallery, in source pixels (up to 1080p; default: %(default)s)")
     m.add_argument("--claims", choices=["combined", "rules"], default="combined",
                    help="claims detector: the rules and the fine-tuned model together (default), or the rules alone")
     m.add_argument("--claims-model", metavar="DIR", help="a claims model directory of your own (`claims train --out`)")

@@ -6,6 +6,12 @@ authorised (`ai_impersonation`), or a blacklisted streamer on an account that is
 known, banned accounts (`ban_evasion`, 「换马甲」). One track (one appearance) gives at most one
 finding, whatever its length. Voices are matched the same way in `pipeline.voices`.
 
+Faces are found at source resolution and followed cheaply between searches (`vision.appearances`).
+A track is matched by its *appearance print*, the mean descriptor of its best frames (not by any
+single frame, so one odd frame of a stranger does not accuse them), and tracks of the same entry
+less than `rejoin_s` apart are one appearance (a presenter who turns away, is missed by the
+detector or steps out for a moment): one finding spanning the whole stretch.
+
 The score is the match distance mapped to [0, 1]: 1 - distance / (2 * threshold), so 0.5 is the
 threshold itself and 0.84 a typical same-person distance (0.19). It orders findings; it is not a
 calibrated probability (see docs/vision.md for what was measured).
@@ -24,13 +30,14 @@ from pipeline.findings import Finding
 from pipeline.voices import VoiceChecker
 from pipeline.screen import LiveLabelWatch, LiveScreenText, ai_label_findings, screen_text_findings
 from vision.ai_label import LabelOptions, check_ai_label
+from vision.appearances import FaceWatch, WatchOptions
 from vision.faces import FACE_MODEL_ID, MATCH_DISTANCE, Face, FaceAnalyzer, face_distances
 from vision.gallery import Gallery, GalleryEntry, describe_match
-from vision.ocr import OcrOptions, ScreenReader, ScreenText
-from vision.tracking import FaceTracker
-from vision.tracking import Track, TrackOptions, track_faces
+from vision.ocr import OcrOptions, ScreenReader, ScreenText, ScreenWatch
+from vision.tracking import Track, TrackOptions
 
-__all__ = ["LABEL", "BAN_EVASION", "ImpersonationOptions", "FaceMatch", "iter_frames", "match_tracks", "face_matches",
+__all__ = ["LABEL", "BAN_EVASION", "ImpersonationOptions", "FaceMatch", "iter_frames", "match_tracks",
+           "join_appearances", "AppearanceJoiner", "face_matches",
            "impersonation_findings", "distance_score", "screen_text_findings", "ai_label_findings",
            "VisualOptions", "VisualChecker"]
 
@@ -42,14 +49,22 @@ DECIDED_BY = f"face:{FACE_MODEL_ID}"
 @dataclass(frozen=True)
 class ImpersonationOptions:
     threshold: float = MATCH_DISTANCE  # face descriptor distance at or below which a face is that person
-    min_frames: int = 1  # matching frames a track needs (at 1 fps: seconds on screen)
+    min_frames: int = 1  # described frames of a track within the threshold it needs
     evidence_frames: int = 5  # frame times listed in the evidence, best first
+    best_k: int = 5  # a track's appearance print is the mean descriptor of its best k described faces
+    rejoin_s: float = 30.0  # matched tracks of one entry less than this apart (stream seconds) are one appearance
     track: TrackOptions = field(default_factory=TrackOptions)
+    watch: WatchOptions = field(default_factory=WatchOptions)  # detection sizes and schedule (its track: `track`)
 
     def __post_init__(self):
-        if not 0 < self.threshold < 2 or self.min_frames < 1 or self.evidence_frames < 1:
-            raise ValueError(f"need 0 < threshold < 2, min_frames >= 1, evidence_frames >= 1; got "
-                             f"{self.threshold}, {self.min_frames}, {self.evidence_frames}")
+        if not 0 < self.threshold < 2 or self.min_frames < 1 or self.evidence_frames < 1 or self.best_k < 1:
+            raise ValueError(f"need 0 < threshold < 2, min_frames >= 1, evidence_frames >= 1, best_k >= 1; got "
+                             f"{self.threshold}, {self.min_frames}, {self.evidence_frames}, {self.best_k}")
+        if self.rejoin_s < 0:
+            raise ValueError(f"rejoin_s must be >= 0, got {self.rejoin_s}")
+
+    def face_watch(self, analyzer: FaceAnalyzer | None = None) -> FaceWatch:
+        return FaceWatch(analyzer, replace(self.watch, track=self.track, best_k=self.best_k))
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,10 +72,12 @@ class FaceMatch:
     """One track matched to one gallery entry."""
 
     entry: GalleryEntry
-    track: Track
-    distance: float  # the smallest distance of any face in the track to any of the entry's prints
-    matched: tuple[Face, ...]  # the faces of the track at or under the threshold, in time order
+    track: Track  # for a joined appearance, one track holding the faces of all its tracks
+    distance: float  # the appearance print's distance to the closest of the entry's prints
+    matched: tuple[Face, ...]  # the described faces at or under the threshold on their own, in time order
     authorised: bool  # protected: the account is one the person authorised; blacklisted: one of their own
+    closest: float = 0.0  # the closest single described face
+    tracks: int = 1  # tracks joined into this appearance
 
     @property
     def label(self) -> str:
@@ -92,22 +109,81 @@ def iter_frames(windows_frames: Iterable) -> Iterator[VideoFrame]:
 
 def match_tracks(tracks: Iterable[Track], gallery: Gallery, account: str | None,
                  opts: ImpersonationOptions = ImpersonationOptions(), kind: str | None = None) -> Iterator[FaceMatch]:
-    """For each track, the closest gallery entry (of `kind`, default any) it matches, if any."""
+    """For each track, the closest gallery entry (of `kind`, default any) its appearance print
+    (mean of its best `best_k` descriptors) is within the threshold of, if any."""
     prints, owners = gallery.face_matrix(kind=kind)
     if not len(prints):
         return
     entries = list(dict.fromkeys(owners))
     owner_idx = np.array([entries.index(o) for o in owners])
+
+    def per_entry(d: np.ndarray) -> np.ndarray:  # (n, prints) -> (n, entries): closest print of each entry
+        return np.stack([d[:, owner_idx == i].min(axis=1) for i in range(len(entries))], axis=1)
+
     for track in tracks:
-        d = face_distances(track.embeddings(), prints)  # (faces, prints)
-        per_entry = np.stack([d[:, owner_idx == i].min(axis=1) for i in range(len(entries))], axis=1)
-        best_entry = int(np.argmin(per_entry.min(axis=0)))
-        dists = per_entry[:, best_entry]
-        hits = tuple(f for f, x in zip(track.faces, dists) if x <= opts.threshold)
+        if not track.described:
+            continue
+        agg = per_entry(face_distances(track.descriptor(opts.best_k), prints))[0]
+        best_entry = int(np.argmin(agg))
+        if agg[best_entry] > opts.threshold:
+            continue
+        dists = per_entry(face_distances(track.embeddings(), prints))[:, best_entry]
+        hits = tuple(f for f, x in zip(track.described, dists) if x <= opts.threshold)
         if len(hits) < opts.min_frames:
             continue
         entry = entries[best_entry]
-        yield FaceMatch(entry, track, float(dists.min()), hits, entry.authorises(account))
+        yield FaceMatch(entry, track, float(agg[best_entry]), hits, entry.authorises(account),
+                        closest=float(dists.min()))
+
+
+def _join(a: FaceMatch, b: FaceMatch) -> FaceMatch:
+    faces = sorted(a.track.faces + b.track.faces, key=lambda f: f.t)
+    first = a if a.track.t0 <= b.track.t0 else b
+    return FaceMatch(a.entry, Track(first.track.track_id, faces), min(a.distance, b.distance),
+                     tuple(sorted(a.matched + b.matched, key=lambda f: f.t)), a.authorised,
+                     closest=min(a.closest, b.closest), tracks=a.tracks + b.tracks)
+
+
+def _key(m: FaceMatch) -> tuple:
+    return m.entry.name, m.entry.kind, m.authorised
+
+
+class AppearanceJoiner:
+    """Matched tracks in, appearances out: tracks of one entry less than `rejoin_s` apart are joined.
+
+    An appearance is handed out once nothing can join it any more: the stream moved more than
+    `rejoin_s` past its end and no track still open started early enough to join it."""
+
+    def __init__(self, rejoin_s: float):
+        self.rejoin_s = rejoin_s
+        self.open: list[FaceMatch] = []
+
+    def add(self, matches: Iterable[FaceMatch]) -> None:
+        for m in sorted(matches, key=lambda m: m.t0):
+            for i, o in enumerate(self.open):
+                if _key(o) == _key(m) and m.t0 - o.t1 <= self.rejoin_s and o.t0 - m.t1 <= self.rejoin_s:
+                    self.open[i] = _join(o, m)
+                    break
+            else:
+                self.open.append(m)
+
+    def ready(self, t: float, active: Iterable[Track] = ()) -> list[FaceMatch]:
+        starts = [tr.t0 for tr in active]
+        done = [o for o in self.open
+                if t - o.t1 > self.rejoin_s and not any(s - o.t1 <= self.rejoin_s for s in starts)]
+        self.open = [o for o in self.open if o not in done]
+        return done
+
+    def finish(self) -> list[FaceMatch]:
+        done, self.open = self.open, []
+        return done
+
+
+def join_appearances(matches: Iterable[FaceMatch], rejoin_s: float = 30.0) -> list[FaceMatch]:
+    """All matches of a recording joined into appearances (see AppearanceJoiner), in time order."""
+    joiner = AppearanceJoiner(rejoin_s)
+    joiner.add(matches)
+    return sorted(joiner.finish(), key=lambda m: m.t0)
 
 
 def face_matches(windows_frames: Iterable, account: str | None, gallery: Gallery,
@@ -116,9 +192,9 @@ def face_matches(windows_frames: Iterable, account: str | None, gallery: Gallery
     """Every gallery match in the frames, authorised ones included (for the record and for fusion)."""
     if not len(gallery.face_matrix()[0]):
         return []  # nothing to match against: do not spend a second per frame on faces
-    analyzer = analyzer or FaceAnalyzer()
-    per_frame = ((f.t, analyzer.faces(f.image, f.t)) for f in iter_frames(windows_frames))
-    return list(match_tracks(track_faces(per_frame, opts.track), gallery, account, opts))
+    watch = opts.face_watch(analyzer)
+    tracks = [tr for f in iter_frames(windows_frames) for tr in watch.update(f.t, f.image)] + watch.finish()
+    return join_appearances(match_tracks(tracks, gallery, account, opts), opts.rejoin_s)
 
 
 def _finding(m: FaceMatch, account: str | None, source: str, opts: ImpersonationOptions) -> Finding:
@@ -126,9 +202,12 @@ def _finding(m: FaceMatch, account: str | None, source: str, opts: Impersonation
     best = sorted(m.matched, key=lambda f: f.quality, reverse=True)[:opts.evidence_frames]
     times = ", ".join(f"{f.t:.1f}" for f in sorted(best, key=lambda f: f.t))
     what = describe_match("face", m.entry, account)
+    joined = f", {m.tracks} tracks joined" if m.tracks > 1 else ""
     evidence = (f"{what}: distance {m.distance:.3f} <= {opts.threshold} "
-                f"(similarity {distance_score(m.distance, opts.threshold)}) in {len(m.matched)} of "
-                f"{len(m.track.faces)} frame(s); frames at t={times} s")
+                f"(similarity {distance_score(m.distance, opts.threshold)}; mean print of the best "
+                f"{min(opts.best_k, len(m.track.described))} frames, closest frame {m.closest:.3f}); on screen in "
+                f"{len(m.track.faces)} frame(s){joined}, {len(m.matched)} of {len(m.track.described)} described "
+                f"frame(s) within the threshold; frames at t={times} s")
     return Finding(source=source, t0=round(m.t0, 3), t1=round(m.t1, 3), label=m.label,
                    score=distance_score(m.distance, opts.threshold), evidence=evidence, decided_by=DECIDED_BY,
                    legal_basis=label.legal_basis, severity=label.severity, segment_text="", lang="",
@@ -169,9 +248,9 @@ class VisualChecker:
     """Faces (and, with `voices`, voices) against the gallery, on-screen claims and the AI label,
     for one recording or stream.
 
-    `feed(window)` returns the impersonation findings of face tracks that ended by then (so a
-    live monitor gets them a few seconds after the face leaves); `finish()` ends the remaining
-    tracks. On-screen claims and the AI label: with `opts.live`, `feed` reports them as soon as
+    `feed(window)` returns the impersonation findings of appearances that ended by then (so a
+    live monitor gets them `rejoin_s` after the face leaves); `finish()` ends the remaining
+    ones. On-screen claims and the AI label: with `opts.live`, `feed` reports them as soon as
     they are certain (pipeline.screen) and nothing of the timeline is kept; otherwise `finish`
     folds the whole timeline, so each finding spans all it covers (scan). Memory stays bounded
     live: frames are not kept, only face descriptors of open tracks and text still on screen.
@@ -185,20 +264,23 @@ class VisualChecker:
         self.voices = voices  # gallery voices ride along on the same windows' audio (pipeline.voices)
         self.gallery = gallery if gallery is not None and len(gallery.face_matrix()[0]) else None
         self.detector = detector
-        self.analyzer = analyzer or (FaceAnalyzer() if self.gallery is not None else None)
+        self.watch = opts.impersonation.face_watch(analyzer) if self.gallery is not None else None
+        self.appearances = AppearanceJoiner(opts.impersonation.rejoin_s)
         self.reader = reader or (ScreenReader(opts.ocr) if opts.ocr is not None else None)
-        self.tracker = FaceTracker(opts.impersonation.track)
+        self.screen = ScreenWatch(self.reader) if self.reader is not None else None
         self.readings: list[tuple[float, list[ScreenText]]] = []  # scan only: the whole timeline
         self.live_text = LiveScreenText(detector, source, opts.lang) if opts.live and detector is not None else None
         self.live_label = LiveLabelWatch(opts.label, source) if opts.live else None
         self.frames_seen = 0
         self._next_ocr_t: float | None = None
 
-    def _track_findings(self, tracks: list[Track]) -> list[Finding]:
-        if self.gallery is None or not tracks:
+    def _track_findings(self, t: float | None, tracks: list[Track]) -> list[Finding]:
+        """Findings of the appearances complete at stream time t (None: the end) after `tracks` ended."""
+        if self.gallery is None:
             return []
-        matches = match_tracks(tracks, self.gallery, self.account, self.opts.impersonation)
-        return [_finding(m, self.account, self.source, self.opts.impersonation) for m in matches if not m.authorised]
+        self.appearances.add(match_tracks(tracks, self.gallery, self.account, self.opts.impersonation))
+        done = self.appearances.finish() if t is None else self.appearances.ready(t, self.watch.active)
+        return [_finding(m, self.account, self.source, self.opts.impersonation) for m in done if not m.authorised]
 
     def feed(self, window_or_frames) -> list[Finding]:
         out: list[Finding] = []
@@ -207,11 +289,10 @@ class VisualChecker:
         for frame in iter_frames([window_or_frames]):
             self.frames_seen += 1
             if self.gallery is not None:
-                ended = self.tracker.update(frame.t, self.analyzer.faces(frame.image, frame.t))
-                out += self._track_findings(ended)
+                out += self._track_findings(frame.t, self.watch.update(frame.t, frame.image))
             if self.reader is not None and (self._next_ocr_t is None or frame.t >= self._next_ocr_t - 1e-6):
                 self._next_ocr_t = frame.t + self.reader.opts.interval_s
-                lines = self.reader.read(frame.image, frame.t)
+                lines = self.screen.read(frame.t, frame.image)
                 if self.opts.live:
                     out += self.live_text.update(frame.t, lines) if self.live_text is not None else []
                     out += self.live_label.update(frame.t, lines)
@@ -220,7 +301,7 @@ class VisualChecker:
         return out
 
     def finish(self) -> list[Finding]:
-        out = self._track_findings(self.tracker.finish())
+        out = self._track_findings(None, self.watch.finish()) if self.watch is not None else []
         if self.voices is not None:
             out += self.voices.finish()
         if self.live_text is not None:

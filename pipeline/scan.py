@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,7 @@ from asr.transcriber import Transcriber
 from asr.types import Segment
 from claims import ClaimDetector
 from ingest.decode import DecodeStats, MediaInfo, probe
-from ingest.windows import WindowOptions, iter_file_windows
+from ingest.windows import Window, WindowOptions, iter_file_windows
 from liveguard.errors import LiveGuardError, MediaError
 from models import sha256_file
 from pipeline.findings import Finding, find_claims
@@ -87,14 +87,16 @@ def scan_file(path: str | Path, transcriber: Transcriber, detector: ClaimDetecto
         scan.sha256 = sha256_file(path)
         if not scan.info.has_video:
             scan.warnings.append("no video stream: audio was checked, visual checks were skipped")
+        if checker is None and window_opts.frame_fps:
+            window_opts = replace(window_opts, frame_fps=0)  # nothing looks at frames: do not decode video
         windows = iter_file_windows(path, stream_id=source, opts=window_opts, stats=stats)
+        if checker is not None:
+            windows = _checked(windows, checker, scan)
         for wt in transcriber.transcribe(windows):
             scan.segments += wt.segments
             scan.findings += find_claims(wt.segments, detector, source)
             scan.audio_s += wt.window.duration
             scan.speech_s += wt.speech_s
-            if checker is not None:
-                scan.findings += checker.feed(wt.window)
             if on_window:
                 on_window(wt.window.duration)
         if checker is not None:
@@ -116,6 +118,16 @@ def scan_file(path: str | Path, transcriber: Transcriber, detector: ClaimDetecto
         # Damage with nothing decoded is an error; damage around good audio is a caveat.
         (scan.warnings if scan.audio_s > 0 else scan.errors).append(f"{source}: {note}")
     return scan
+
+
+def _checked(windows: Iterable[Window], checker: VisualChecker, scan: FileScan) -> Iterator[Window]:
+    """Each window through the visual check before ASR sees it, its frames dropped then: frames are
+    decoded at source resolution (a 30-s window of 1080p frames is ~190 MB) and the transcriber
+    holds a batch of windows at a time."""
+    for window in windows:
+        scan.findings += checker.feed(window)
+        window.frames = []
+        yield window
 
 
 def scan_files(paths: Iterable[Path], transcriber: Transcriber, detector: ClaimDetector,

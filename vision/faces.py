@@ -23,7 +23,7 @@ from ingest.decode import VideoFrame
 from liveguard.errors import ModelError
 from vision.errors import ImageReadError, VisionError
 
-__all__ = ["EMBEDDING_DIM", "FACE_MODEL_ID", "MATCH_DISTANCE", "Box", "Face", "FaceOptions", "FaceDetector",
+__all__ = ["EMBEDDING_DIM", "FACE_MODEL_ID", "MATCH_DISTANCE", "HOG_WINDOW_PX", "Box", "Face", "FaceOptions", "FaceDetector",
            "FaceEmbedder", "FaceAnalyzer", "face_model_path", "as_rgb", "load_image", "face_distances"]
 
 EMBEDDING_DIM = 128  # dlib_face_recognition_resnet_model_v1 output
@@ -33,6 +33,10 @@ FACE_MODELS_VERSION = "0.3.0"
 FACE_MODEL_ID = f"dlib-resnet-v1@{FACE_MODELS_VERSION}"  # recorded with every face match
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
 DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+# dlib's HOG window is 80 x 80 px: without upsampling it finds faces of about that size and larger.
+# To find a face of F px, the frame is examined scaled by HOG_WINDOW_PX / F (detect_scaled).
+HOG_WINDOW_PX = 80
+MIN_BOX_SHARE = 0.75  # a box under this share of the smallest face asked for is a fragment, not a face
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels of the frame it came from
 
@@ -68,12 +72,18 @@ class FaceOptions:
 class Face:
     t: float  # stream seconds of the frame
     box: Box
-    embedding: np.ndarray  # float32, EMBEDDING_DIM
+    embedding: np.ndarray | None  # float32, EMBEDDING_DIM; None: followed by position only (vision.appearances)
     quality: float  # HOG detection score: larger for sharper, more frontal faces
 
     @property
     def size(self) -> int:
         return min(self.box[2] - self.box[0], self.box[3] - self.box[1])
+
+    @property
+    def rank(self) -> float:
+        """How good a frame this is for identity: the HOG score, discounted for faces under 80 px
+        (a small face's descriptor is noisier)."""
+        return self.quality * min(1.0, self.size / HOG_WINDOW_PX)
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
@@ -137,6 +147,38 @@ class FaceDetector:
         for r, s in zip(rects, scores):
             box = (max(0, r.left()), max(0, r.top()), min(w, r.right()), min(h, r.bottom()))
             if min(box[2] - box[0], box[3] - box[1]) >= self.opts.min_size:
+                out.append((box, float(s)))
+        return out
+
+    def detect_scaled(self, image: np.ndarray, min_face_px: int, region: Box | None = None) -> list[tuple[Box, float]]:
+        """Faces of at least `min_face_px` (frame pixels) in `region` (default: the whole frame).
+
+        The region is resized by HOG_WINDOW_PX / min_face_px and searched without dlib's 2x
+        pyramid upsampling, so a 40 px face costs a 2x image (not dlib's fixed 2x of the whole
+        frame for any size) and a 60 px minimum only 1.33x. Boxes are in frame pixels.
+        """
+        import cv2
+
+        img = as_rgb(image)
+        h, w = img.shape[:2]
+        x0, y0, x1, y1 = region if region is not None else (0, 0, w, h)
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        crop = img[y0:y1, x0:x1]
+        scale = HOG_WINDOW_PX / float(min_face_px)
+        if min(crop.shape[:2]) * scale < HOG_WINDOW_PX:
+            return []  # the region cannot hold a face of that size
+        if abs(scale - 1.0) > 1e-3:
+            interp = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
+            crop = cv2.resize(crop, (round(crop.shape[1] * scale), round(crop.shape[0] * scale)), interpolation=interp)
+        try:
+            rects, scores, _ = self._detector.run(np.ascontiguousarray(crop), 0, self.opts.min_score)
+        except RuntimeError as exc:
+            raise VisionError(f"face detection failed: {exc}") from exc
+        out = []
+        for r, s in zip(rects, scores):
+            box = (max(0, x0 + round(r.left() / scale)), max(0, y0 + round(r.top() / scale)),
+                   min(w, x0 + round(r.right() / scale)), min(h, y0 + round(r.bottom() / scale)))
+            if min(box[2] - box[0], box[3] - box[1]) >= MIN_BOX_SHARE * min_face_px:
                 out.append((box, float(s)))
         return out
 

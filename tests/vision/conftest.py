@@ -94,3 +94,59 @@ def other_face_video(media_dir) -> Path:
 @pytest.fixture
 def gallery_path(tmp_path) -> Path:
     return tmp_path / "gallery.json"
+
+
+# --- rooms at real resolutions (issue #14): real faces at a given size on a 720p/1080p set ------------
+
+def grace_hopper() -> np.ndarray:
+    """A second real person (matplotlib's sample photo): 0.66-0.72 from the astronaut, the thinnest
+    margin between real people we have offline."""
+    import matplotlib
+
+    from vision.faces import load_image
+
+    return load_image(Path(os.path.dirname(matplotlib.__file__)) / "mpl-data" / "sample_data" / "grace_hopper.jpg")
+
+
+def face_at(image: np.ndarray, face_px: int, analyzer) -> np.ndarray:
+    """`image` scaled so that its one face's detector box is `face_px` wide."""
+    import cv2
+
+    (box, _), = analyzer.detector.detect(image)
+    scale = face_px / (box[2] - box[0])
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
+def room_video(out: Path, size: tuple[int, int], faces: list[tuple[np.ndarray, str, str, str]],
+               duration: float, fps: int = 5) -> Path:
+    """An H.264/AAC recording of `size` (w, h): a textured set (scikit-image's coffee photo) with each
+    (image, x, y, filter) of `faces` overlaid at ffmpeg expressions x, y (t = seconds) after the
+    ffmpeg filter (e.g. a timed blur, or "null"), and a tone."""
+    import cv2
+    from skimage import data
+
+    w, h = size
+    bg = save_png(cv2.resize(data.coffee(), (w, h), interpolation=cv2.INTER_AREA), out.with_suffix(".bg.png"))
+    inputs = ["-loop", "1", "-framerate", str(fps), "-t", f"{duration}", "-i", str(bg)]
+    chain, last = [], "0:v"
+    for i, (image, x, y, vf) in enumerate(faces, start=1):
+        png = save_png(image, out.with_suffix(f".face{i}.png"))
+        inputs += ["-loop", "1", "-framerate", str(fps), "-t", f"{duration}", "-i", str(png)]
+        chain.append(f"[{i}:v]{vf}[f{i}];[{last}][f{i}]overlay=x='{x}':y='{y}':shortest=1[v{i}]")
+        last = f"v{i}"
+    inputs += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={duration}"]
+    ffmpeg([*inputs, "-filter_complex", ";".join(chain) + f";[{last}]format=yuv420p[out]", "-map", "[out]",
+            "-map", f"{len(faces) + 1}:a", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", str(2 * fps),
+            "-c:a", "aac", "-b:a", "32k", "-t", f"{duration}", str(out)])
+    return out
+
+
+@pytest.fixture(scope="session")
+def protected_gallery(analyzer, media_dir):
+    """The astronaut, protected, enrolled from her full photo; Grace Hopper is not in it."""
+    from vision.gallery import Gallery, enrol_face
+
+    g = Gallery(media_dir / "protected.json")
+    g.add("Eileen Collins", face_prints=enrol_face(analyzer, astronaut()), authorised_accounts=["nasa_official"])
+    g.save()
+    return Gallery.open(g.path)

@@ -1,0 +1,150 @@
+"""Faces of one stream, frame after frame, at the sizes real rooms show them, for about the cost of a 360p pass.
+
+Issue #14: scaling every frame to 360 lines before detection hid every face under ~80 px of a
+720p stream. Here frames stay at source resolution (up to 1080 lines, ingest) and the detector
+is asked for faces of `min_face_px` and up (`FaceDetector.detect_scaled`: the searched area is
+scaled by 80 / min_face_px). Searching a whole 720p frame for 40 px faces costs ~0.2 s (1080p
+~0.45 s), so per frame only three kinds of region are searched:
+
+- the whole frame, on the first frame and then every `full_every_s`;
+- where the picture changed since the previous frame (`vision.change`): a face that was not there
+  before can only appear where pixels changed;
+- around each face being followed (its last box grown by `track_margin`), so a face that holds
+  still is still found, and a face that moves a little is followed cheaply.
+
+The 128-d descriptor (~60-80 ms a face) is the other cost. A face that continues a track (same
+place) is described only when the track has fewer than `best_k` described faces, when this frame
+ranks better than the track's worst kept one, or when `describe_every_s` passed since its last
+description (a different person stepping into the same place is noticed within that time).
+The tracker (`vision.tracking`) turns faces into tracks; matching tracks to the gallery and
+joining a person's tracks into appearances is `pipeline.impersonation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vision.change import box_area, changed_boxes, grow_box, merge_boxes, thumbnail
+from vision.faces import Box, Face, FaceAnalyzer
+from vision.tracking import FaceTracker, Track, TrackOptions, box_iou
+
+__all__ = ["WatchOptions", "WatchStats", "FaceWatch"]
+
+FULL_FRAME_SHARE = 0.6  # regions covering more of the frame than this are searched as one whole frame
+SAME_FACE_IOU = 0.3  # a box overlapping a followed face's last box this much continues it
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    min_face_px: int = 40  # smallest face checked, in pixels of the decoded frame (= source pixels up to 1080 lines)
+    full_every_s: float = 10.0  # the whole frame is searched at least this often (stream seconds)
+    changed_only: bool = True  # between whole-frame searches, search only changed parts and followed faces
+    describe_every_s: float = 3.0  # a followed face gets a new descriptor at least this often
+    best_k: int = 5  # described faces a track keeps as its best (its identity is their mean)
+    track_margin: float = 0.75  # a followed face is searched for in its last box grown by this share on each side
+    track: TrackOptions = field(default_factory=TrackOptions)
+
+    def __post_init__(self):
+        if not 20 <= self.min_face_px <= 1000:
+            raise ValueError(f"min_face_px must be in 20..1000 (pixels), got {self.min_face_px}")
+        if self.full_every_s < 0 or self.describe_every_s < 0 or self.best_k < 1 or self.track_margin < 0:
+            raise ValueError(f"need full_every_s, describe_every_s, track_margin >= 0 and best_k >= 1; got {self}")
+
+
+@dataclass
+class WatchStats:
+    frames: int = 0
+    full_searches: int = 0
+    searched_px: int = 0  # frame pixels searched, all regions summed
+    frame_px: int = 0  # frame pixels seen
+    faces: int = 0
+    described: int = 0
+
+    @property
+    def searched_share(self) -> float:
+        return self.searched_px / self.frame_px if self.frame_px else 0.0
+
+
+class FaceWatch:
+    """Stateful, one per stream: `update(t, image)` returns the tracks that ended; `finish()` the rest."""
+
+    def __init__(self, analyzer: FaceAnalyzer | None = None, opts: WatchOptions = WatchOptions()):
+        self.opts = opts
+        self.analyzer = analyzer or FaceAnalyzer()
+        self.tracker = FaceTracker(opts.track)
+        self.stats = WatchStats()
+        self._thumb: np.ndarray | None = None
+        self._last_full: float | None = None
+
+    @property
+    def active(self) -> list[Track]:
+        return self.tracker.active
+
+    def _regions(self, t: float, image: np.ndarray) -> list[Box]:
+        h, w = image.shape[:2]
+        thumb = thumbnail(image)
+        whole = [(0, 0, w, h)]
+        due = self._last_full is None or t - self._last_full >= self.opts.full_every_s - 1e-6
+        prev, self._thumb = self._thumb, thumb
+        if due or not self.opts.changed_only:
+            self._last_full = t
+            return whole
+        # a face of min_face_px whose edge moved is inside the changed box plus a face's width around it
+        regions = changed_boxes(prev, thumb, image.shape, margin_px=self.opts.min_face_px)
+        regions += [grow_box(tr.last_box, self.opts.track_margin, image.shape, self.opts.min_face_px // 2)
+                    for tr in self.tracker.active]
+        regions = merge_boxes(regions)
+        if sum(box_area(r) for r in regions) > FULL_FRAME_SHARE * w * h:
+            self._last_full = t
+            return whole
+        return regions
+
+    def faces(self, t: float, image: np.ndarray) -> list[Face]:
+        """This frame's faces; those continuing a followed face carry a descriptor only when due."""
+        regions = self._regions(t, image)
+        h, w = image.shape[:2]
+        self.stats.frames += 1
+        self.stats.frame_px += h * w
+        self.stats.searched_px += sum(box_area(r) for r in regions)
+        self.stats.full_searches += regions == [(0, 0, w, h)]
+        found: list[tuple[Box, float]] = []
+        for region in regions:
+            found += self.analyzer.detector.detect_scaled(image, self.opts.min_face_px, region)
+        found = _dedupe(found)
+        describe = [self._needs_descriptor(t, box, score) for box, score in found]
+        boxes = [box for (box, _), d in zip(found, describe) if d]
+        embs = iter(self.analyzer.embedder.embed(image, boxes) if boxes else [])
+        out = [Face(t, box, next(embs) if d else None, score) for (box, score), d in zip(found, describe)]
+        self.stats.faces += len(out)
+        self.stats.described += len(boxes)
+        return out
+
+    def _needs_descriptor(self, t: float, box: Box, score: float) -> bool:
+        overlapping = [tr for tr in self.tracker.active if box_iou(box, tr.last_box) >= SAME_FACE_IOU]
+        if len(overlapping) != 1:
+            return True  # a new face, or faces crossing: the descriptor decides
+        track = overlapping[0]
+        described = track.described
+        if len(described) < self.opts.best_k or t - described[-1].t >= self.opts.describe_every_s - 1e-6:
+            return True
+        size = min(box[2] - box[0], box[3] - box[1])
+        rank = Face(t, box, None, score).rank if size else 0.0
+        return rank > min(f.rank for f in track.best(self.opts.best_k))
+
+    def update(self, t: float, image: np.ndarray) -> list[Track]:
+        """Add the frame at stream time t; return the tracks that ended before it."""
+        return self.tracker.update(t, self.faces(t, image))
+
+    def finish(self) -> list[Track]:
+        return self.tracker.finish()
+
+
+def _dedupe(found: list[tuple[Box, float]]) -> list[tuple[Box, float]]:
+    """One box per face where searched regions overlapped: the higher-scoring of boxes overlapping by half."""
+    keep: list[tuple[Box, float]] = []
+    for box, score in sorted(found, key=lambda x: -x[1]):
+        if all(box_iou(box, k) < 0.5 for k, _ in keep):
+            keep.append((box, score))
+    return keep

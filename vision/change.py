@@ -1,0 +1,89 @@
+"""Where the picture changed between two sampled frames: differencing of small, blurred grey thumbnails.
+
+Faces and on-screen text cost tens to hundreds of milliseconds per frame to find, but a live room
+is mostly still: the set, the price stickers and the AI label stay put while the presenter moves.
+A part of the frame whose pixels did not change cannot hold a face or a line of text that was not
+there before, so the detectors only look again where something changed (and, on a slower clock,
+everywhere: `vision.appearances`, `vision.ocr`). A thumbnail is 1/8 of the frame each way and costs
+about a millisecond; blurring keeps compression noise under `DIFF_LEVEL`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vision.faces import Box
+
+__all__ = ["THUMB_CELL_PX", "DIFF_LEVEL", "thumbnail", "changed_boxes", "merge_boxes", "grow_box", "box_area"]
+
+THUMB_CELL_PX = 8  # one thumbnail pixel per 8 x 8 frame pixels
+DIFF_LEVEL = 10.0  # grey levels (of 255) a blurred thumbnail pixel must move to count as changed; H.264 noise is ~2-4
+
+
+def _cv2():
+    import cv2
+
+    return cv2
+
+
+def thumbnail(image: np.ndarray) -> np.ndarray:
+    """Grey float32 thumbnail, 1/THUMB_CELL_PX of the frame each way, lightly blurred."""
+    cv2 = _cv2()
+    h, w = image.shape[:2]
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    small = cv2.resize(grey, (max(1, w // THUMB_CELL_PX), max(1, h // THUMB_CELL_PX)), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(small.astype(np.float32), (3, 3), 0)
+
+
+def box_area(b: Box) -> int:
+    return max(0, b[2] - b[0]) * max(0, b[3] - b[1])
+
+
+def grow_box(b: Box, margin: float, shape: tuple[int, ...], min_px: int = 0) -> Box:
+    """`b` grown by `margin` of its size (and at least `min_px`) on each side, clipped to the frame."""
+    h, w = shape[:2]
+    mx = max(int((b[2] - b[0]) * margin), min_px)
+    my = max(int((b[3] - b[1]) * margin), min_px)
+    return max(0, b[0] - mx), max(0, b[1] - my), min(w, b[2] + mx), min(h, b[3] + my)
+
+
+def merge_boxes(boxes: list[Box]) -> list[Box]:
+    """Union of overlapping boxes until none overlap (a handful of boxes: quadratic is fine)."""
+    out = [tuple(b) for b in boxes if box_area(b) > 0]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(out)):
+            for j in range(i + 1, len(out)):
+                a, b = out[i], out[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    out[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del out[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return out
+
+
+def changed_boxes(prev: np.ndarray | None, cur: np.ndarray, shape: tuple[int, ...], margin_px: int = 24,
+                  min_cells: int = 2) -> list[Box]:
+    """Boxes (frame pixels) around every part of the frame that changed from thumbnail `prev` to
+    `cur`, grown by `margin_px`, overlapping ones merged. No `prev` or a different size: the whole frame."""
+    h, w = shape[:2]
+    if prev is None or prev.shape != cur.shape:
+        return [(0, 0, w, h)]
+    cv2 = _cv2()
+    mask = (np.abs(cur - prev) > DIFF_LEVEL).astype(np.uint8)
+    if not mask.any():
+        return []
+    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    boxes = []
+    for x, y, bw, bh, area in stats[1:n]:
+        if area < min_cells:
+            continue  # one noisy thumbnail pixel
+        box = (int(x * THUMB_CELL_PX), int(y * THUMB_CELL_PX), int((x + bw) * THUMB_CELL_PX),
+               int((y + bh) * THUMB_CELL_PX))
+        boxes.append(grow_box(box, 0.0, shape, margin_px))
+    return merge_boxes(boxes)
