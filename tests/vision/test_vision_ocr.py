@@ -102,3 +102,32 @@ def test_label_read_then_removal_noticed_in_a_recording(tmp_path):
 def test_ocr_options_checked():
     with pytest.raises(ValueError):
         OcrOptions(interval_s=-1)
+
+
+def room_frame(sticker: str, presenter_x: int) -> np.ndarray:
+    """A 1280 x 720 live-room frame: a moving presenter-sized blob, a price sticker, an AI label."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (1280, 720), (30, 40, 50))
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((presenter_x, 120, presenter_x + 280, 440), fill=(200, 170, 150))
+    draw.text((1080, 24), "AI生成", font=ImageFont.truetype(str(CJK_FONT), 40), fill=(255, 255, 255))
+    draw.text((80, 600), sticker, font=ImageFont.truetype(str(CJK_FONT), 56), fill=(255, 230, 0))
+    return np.asarray(img)
+
+
+@needs_cjk_font
+def test_text_is_read_again_only_where_the_picture_changed():
+    from vision.ocr import ScreenWatch
+
+    reader = ScreenReader(OcrOptions())
+    watch = ScreenWatch(reader)
+    frames = [room_frame("限时秒杀全网最低价", 500), room_frame("限时秒杀全网最低价", 540),
+              room_frame("今日特价九十九元", 540)]
+    got = [sorted(line.text for line in watch.read(float(t), f)) for t, f in enumerate(frames)]
+    full = [sorted(line.text for line in reader.read(f)) for f in frames]
+    assert got == full  # the same lines as reading every frame whole
+    assert "今日特价九十九元" in got[2] and "AI生成" in got[2]
+    # frame 1: the presenter moved, no text changed: nothing recognised; frame 2: only the new sticker
+    assert watch.stats.full == 1 and watch.stats.recognised == len(full[0]) + 1
+    assert watch.stats.detected_px < 0.6 * watch.stats.frame_px
