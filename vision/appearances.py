@@ -7,14 +7,14 @@ scaled by 80 / min_face_px). Searching a whole 720p frame for 40 px faces costs 
 ~0.45 s), so per frame only three kinds of region are searched:
 
 - the whole frame, on the first frame and then every `full_every_s`;
-- where the picture changed since the previous frame (`vision.change`): a face that was not there
-  before can only appear where pixels changed;
-- around each face being followed (its last box grown by `track_margin`), so a face that holds
-  still is still found, and a face that moves a little is followed cheaply.
+- every `changed_every_s`, where the picture changed since the last such search (`vision.change`):
+  a face that was not there before can only appear where pixels changed;
+- on every frame, around each face being followed (its last box grown by `track_margin`, at down
+  to half its size), so a face that holds still is still found and one that moves is followed cheaply.
 
 The 128-d descriptor (~60-80 ms a face) is the other cost. A face that continues a track (same
 place) is described only when the track has fewer than `best_k` described faces, when this frame
-ranks better than the track's worst kept one, or when `describe_every_s` passed since its last
+ranks clearly better than the worst of its best ones, or when `describe_every_s` passed since its last
 description (a different person stepping into the same place is noticed within that time).
 The tracker (`vision.tracking`) turns faces into tracks; matching tracks to the gallery and
 joining a person's tracks into appearances is `pipeline.impersonation`.
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vision.change import box_area, changed_boxes, grow_box, merge_boxes, thumbnail
+from vision.change import box_area, changed_boxes, grow_box, thumbnail
 from vision.faces import Box, Face, FaceAnalyzer
 from vision.tracking import FaceTracker, Track, TrackOptions, box_iou
 
@@ -34,6 +34,8 @@ __all__ = ["WatchOptions", "WatchStats", "FaceWatch"]
 
 FULL_FRAME_SHARE = 0.6  # regions covering more of the frame than this are searched as one whole frame
 SAME_FACE_IOU = 0.3  # a box overlapping a followed face's last box this much continues it
+BETTER_FRAME = 1.2  # a followed face is described again when it ranks this much above the track's worst best frame
+MIN_REDESCRIBE_S = 1.0  # ... but not more often than this (stream seconds)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class WatchOptions:
     min_face_px: int = 40  # smallest face checked, in pixels of the decoded frame (= source pixels up to 1080 lines)
     full_every_s: float = 10.0  # the whole frame is searched at least this often (stream seconds)
     changed_only: bool = True  # between whole-frame searches, search only changed parts and followed faces
+    changed_every_s: float = 2.0  # how often the parts that changed are searched for new faces
     describe_every_s: float = 3.0  # a followed face gets a new descriptor at least this often
     best_k: int = 5  # described faces a track keeps as its best (its identity is their mean)
     track_margin: float = 0.75  # a followed face is searched for in its last box grown by this share on each side
@@ -49,7 +52,7 @@ class WatchOptions:
     def __post_init__(self):
         if not 20 <= self.min_face_px <= 1000:
             raise ValueError(f"min_face_px must be in 20..1000 (pixels), got {self.min_face_px}")
-        if self.full_every_s < 0 or self.describe_every_s < 0 or self.best_k < 1 or self.track_margin < 0:
+        if self.full_every_s < 0 or self.changed_every_s < 0 or self.describe_every_s < 0 or self.best_k < 1 or self.track_margin < 0:
             raise ValueError(f"need full_every_s, describe_every_s, track_margin >= 0 and best_k >= 1; got {self}")
 
 
@@ -75,43 +78,51 @@ class FaceWatch:
         self.analyzer = analyzer or FaceAnalyzer()
         self.tracker = FaceTracker(opts.track)
         self.stats = WatchStats()
-        self._thumb: np.ndarray | None = None
+        self._thumb: np.ndarray | None = None  # as of the last whole-frame or changed-region search
         self._last_full: float | None = None
+        self._last_changed = 0.0
 
     @property
     def active(self) -> list[Track]:
         return self.tracker.active
 
-    def _regions(self, t: float, image: np.ndarray) -> list[Box]:
+    def _searches(self, t: float, image: np.ndarray) -> list[tuple[Box, int]]:
+        """(region, smallest face size to look for there) for this frame."""
         h, w = image.shape[:2]
-        thumb = thumbnail(image)
-        whole = [(0, 0, w, h)]
-        due = self._last_full is None or t - self._last_full >= self.opts.full_every_s - 1e-6
-        prev, self._thumb = self._thumb, thumb
-        if due or not self.opts.changed_only:
-            self._last_full = t
+        whole = [((0, 0, w, h), self.opts.min_face_px)]
+        if self._last_full is None or t - self._last_full >= self.opts.full_every_s - 1e-6 \
+                or not self.opts.changed_only or self._thumb is None or self._thumb.shape != thumbnail(image).shape:
+            self._last_full = self._last_changed = t
+            self._thumb = thumbnail(image)
             return whole
-        # a face of min_face_px whose edge moved is inside the changed box plus a face's width around it
-        regions = changed_boxes(prev, thumb, image.shape, margin_px=self.opts.min_face_px)
-        regions += [grow_box(tr.last_box, self.opts.track_margin, image.shape, self.opts.min_face_px // 2)
-                    for tr in self.tracker.active]
-        regions = merge_boxes(regions)
-        if sum(box_area(r) for r in regions) > FULL_FRAME_SHARE * w * h:
-            self._last_full = t
-            return whole
-        return regions
+        # a followed face is looked for around its last box, at down to half its size (cheap for a
+        # large face: a 150 px host is searched at ~1x, not 2x)
+        out = [(grow_box(tr.last_box, self.opts.track_margin, image.shape, self.opts.min_face_px // 2),
+                max(self.opts.min_face_px, int(0.5 * min(tr.last_box[2] - tr.last_box[0],
+                                                         tr.last_box[3] - tr.last_box[1]))))
+               for tr in self.tracker.active]
+        if t - self._last_changed >= self.opts.changed_every_s - 1e-6:
+            # new faces: everything that changed since the last such search, at the smallest size
+            thumb = thumbnail(image)
+            changed = changed_boxes(self._thumb, thumb, image.shape, margin_px=self.opts.min_face_px)
+            self._thumb, self._last_changed = thumb, t
+            if sum(box_area(r) for r in changed) > FULL_FRAME_SHARE * w * h:
+                self._last_full = t
+                return whole
+            out += [(r, self.opts.min_face_px) for r in changed]
+        return out
 
     def faces(self, t: float, image: np.ndarray) -> list[Face]:
         """This frame's faces; those continuing a followed face carry a descriptor only when due."""
-        regions = self._regions(t, image)
+        searches = self._searches(t, image)
         h, w = image.shape[:2]
         self.stats.frames += 1
         self.stats.frame_px += h * w
-        self.stats.searched_px += sum(box_area(r) for r in regions)
-        self.stats.full_searches += regions == [(0, 0, w, h)]
+        self.stats.searched_px += min(h * w, sum(box_area(r) for r, _ in searches))
+        self.stats.full_searches += searches[0][0] == (0, 0, w, h)
         found: list[tuple[Box, float]] = []
-        for region in regions:
-            found += self.analyzer.detector.detect_scaled(image, self.opts.min_face_px, region)
+        for region, min_px in searches:
+            found += self.analyzer.detector.detect_scaled(image, min_px, region)
         found = _dedupe(found)
         describe = [self._needs_descriptor(t, box, score) for box, score in found]
         boxes = [box for (box, _), d in zip(found, describe) if d]
@@ -129,9 +140,10 @@ class FaceWatch:
         described = track.described
         if len(described) < self.opts.best_k or t - described[-1].t >= self.opts.describe_every_s - 1e-6:
             return True
-        size = min(box[2] - box[0], box[3] - box[1])
-        rank = Face(t, box, None, score).rank if size else 0.0
-        return rank > min(f.rank for f in track.best(self.opts.best_k))
+        if t - described[-1].t < MIN_REDESCRIBE_S:
+            return False
+        # a clearly better frame than the worst of the track's best (ranks wobble ~10 % frame to frame)
+        return Face(t, box, None, score).rank > BETTER_FRAME * min(f.rank for f in track.best(self.opts.best_k))
 
     def update(self, t: float, image: np.ndarray) -> list[Track]:
         """Add the frame at stream time t; return the tracks that ended before it."""

@@ -67,6 +67,13 @@ class ScreenReader:
     def __init__(self, opts: OcrOptions = OcrOptions()):
         self.opts = opts
 
+    def with_options(self, opts: OcrOptions) -> ScreenReader:
+        """A reader with other options sharing this one's loaded models."""
+        other = ScreenReader(opts)
+        if "_engine" in self.__dict__:
+            other.__dict__["_engine"] = self.__dict__["_engine"]
+        return other
+
     @cached_property
     def _engine(self):
         try:
@@ -230,8 +237,7 @@ class ScreenWatch:
         new, to_read = [], []
         for q in quads:
             patch = _patch(scaled, q)
-            old = next((ln for ln in touched if ln.patch.shape == patch.shape
-                        and float(np.abs(ln.patch - patch).mean()) < DIFF_LEVEL / 2), None)
+            old = next((ln for ln in touched if _same_line(ln, q, patch)), None)
             line = _Line(q, _quad_box(q), old.text if old else "", old.score if old else 0.0, patch)
             new.append(line)
             if old is None:
@@ -246,6 +252,19 @@ class ScreenWatch:
     def _out(self, t: float, scale: float, shape: tuple[int, ...]) -> list[ScreenText]:
         lines = sorted(self._lines, key=lambda ln: (ln.box[1], ln.box[0]))
         return self.reader.lines(t, [ln.quad for ln in lines], [(ln.text, ln.score) for ln in lines], scale, shape)
+
+
+def _same_line(line: _Line, quad: np.ndarray, patch: np.ndarray) -> bool:
+    """The detected quad is `line` again, with the same pixels: its text need not be read again.
+    (Boxes wobble by a pixel or two between detections, so patches are compared at the old width.)"""
+    import cv2
+
+    from vision.tracking import box_iou
+
+    if box_iou(line.box, _quad_box(quad)) < 0.6 or abs(patch.shape[1] - line.patch.shape[1]) > 0.1 * line.patch.shape[1]:
+        return False
+    resized = cv2.resize(patch, (line.patch.shape[1], PATCH_H), interpolation=cv2.INTER_AREA)
+    return float(np.abs(resized - line.patch).mean()) < DIFF_LEVEL / 2
 
 
 def _quad_box(q: np.ndarray) -> Box:

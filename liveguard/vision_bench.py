@@ -1,0 +1,235 @@
+"""`liveguard bench vision` (without --file): the visual checks on 720p and 1080p live rooms, before
+and after issue #14, in one run, so a shared machine's load falls on both alike.
+
+The rooms are made here with FFmpeg: a textured set (scikit-image's coffee photo), a host (Grace
+Hopper, 150 px face, swaying), a protected person at 40 px walking slowly (the astronaut), an AI
+label and a price sticker that changes every 15 s, over the bundled sample's speech (looped).
+
+- *before*: frames scaled to 360 lines, every frame searched whole at 2x and every face described
+  (what dlib's upsample 1 did), a 3-s track gap and no joining, OCR of every reading whole with the
+  angle classifier: the code paths of this version configured as the old ones ran.
+- *after*: the defaults (source resolution, changed-region search, ScreenWatch).
+
+Reported per resolution: faces and OCR alone (frames/s, real-time factor = processing seconds per
+stream second), and whole scans (ASR included) plain, `--gallery --ocr` before and after, with the
+ratio to the plain scan.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+__all__ = ["make_room", "bench_rooms", "format_rooms"]
+
+SPEECH = Path(__file__).resolve().parents[1] / "samples" / "live_room_en.mp4"
+FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # Debian fonts-wqy-microhei
+
+
+def _ffmpeg(args: list[str]) -> None:
+    import subprocess
+
+    from liveguard.errors import MediaError
+
+    proc = subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise MediaError(f"ffmpeg failed: {proc.stderr[-2000:]}")
+
+
+def _face_at(image, face_px: int, analyzer):
+    import cv2
+
+    (box, _), = analyzer.detector.detect(image)
+    scale = face_px / (box[2] - box[0])
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
+def _text_png(text: str, size: int, colour: tuple, path: Path) -> Path:
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(FONT), size)
+    x0, y0, x1, y1 = font.getbbox(text)
+    img = Image.new("RGBA", (x1 + 16, y1 + 16), (0, 0, 0, 120))
+    ImageDraw.Draw(img).text((8, 8), text, font=font, fill=colour)
+    img.save(path)
+    return path
+
+
+def make_room(out: Path, width: int, height: int, duration: float = 60.0, analyzer=None) -> Path:
+    """The bench's live room (module doc) as an H.264/AAC file at 25 fps."""
+    import cv2
+    import matplotlib
+    from PIL import Image
+    from skimage import data
+
+    from vision.faces import FaceAnalyzer, load_image
+
+    analyzer = analyzer or FaceAnalyzer()
+    work = out.parent
+    hopper = load_image(Path(matplotlib.__file__).parent / "mpl-data" / "sample_data" / "grace_hopper.jpg")
+    pngs = {"bg": cv2.resize(data.coffee(), (width, height), interpolation=cv2.INTER_AREA),
+            "host": _face_at(hopper, 150 * height // 720, analyzer), "small": _face_at(data.astronaut(), 40, analyzer)}
+    for name, img in pngs.items():
+        Image.fromarray(img).save(work / f"{name}.png")
+    k = height / 720
+    stickers = ["限时秒杀 全网最低价", "今日特价 九十九元", "买一送一 仅限今天", "最后十单 马上下架"]
+    for i, s in enumerate(stickers):
+        _text_png(s, int(48 * k), (255, 230, 0), work / f"sticker{i}.png")
+    _text_png("AI生成", int(36 * k), (255, 255, 255), work / "label.png")
+    loop = ["-loop", "1", "-framerate", "25", "-t", f"{duration}", "-i"]
+    inputs = [*loop, str(work / "bg.png"), *loop, str(work / "host.png"), *loop, str(work / "small.png"),
+              *loop, str(work / "label.png")]
+    for i in range(len(stickers)):
+        inputs += [*loop, str(work / f"sticker{i}.png")]
+    chain = [f"[0:v][1:v]overlay=x='W*0.35+{int(30 * k)}*sin(t)':y='H*0.15+{int(10 * k)}*sin(1.3*t)'[a]",
+             f"[a][2:v]overlay=x='W*0.04+{int(4 * k)}*t':y='H*0.3'[b]",
+             "[b][3:v]overlay=x='W-w-20':y=20[c]"]
+    last = "c"
+    for i in range(len(stickers)):
+        chain.append(f"[{last}][{4 + i}:v]overlay=x=40:y='H-h-40':enable='between(t,{15 * i},{15 * i + 15})'[s{i}]")
+        last = f"s{i}"
+    chain.append(f"[{last}]format=yuv420p[v]")
+    _ffmpeg([*inputs, "-stream_loop", "-1", "-i", str(SPEECH), "-filter_complex", ";".join(chain),
+             "-map", "[v]", "-map", f"{4 + len(stickers)}:a", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
+             "-g", "50", "-c:a", "aac", "-b:a", "64k", "-t", f"{duration}", str(out)])
+    return out
+
+
+def _legacy_visual():
+    """The options that reproduce the pre-#14 visual path with this version's code (module doc)."""
+    from ingest.windows import WindowOptions
+    from pipeline.impersonation import ImpersonationOptions, VisualOptions
+    from vision.appearances import WatchOptions
+    from vision.ocr import OcrOptions
+    from vision.tracking import TrackOptions
+
+    faces = ImpersonationOptions(track=TrackOptions(max_gap_s=3.0), rejoin_s=0.0,
+                                 watch=WatchOptions(min_face_px=40, full_every_s=0.0, changed_only=False,
+                                                    describe_every_s=0.0))
+    ocr = OcrOptions(det_height=736, use_cls=True, gate=False)
+    return WindowOptions(frame_height=360), VisualOptions(impersonation=faces, ocr=ocr)
+
+
+def _visual_path(path: Path, window_opts, opts, gallery, analyzer, reader) -> dict:
+    """Faces and OCR alone over a recording's frames (decoding not timed)."""
+    from ingest.windows import iter_file_windows
+    from pipeline.impersonation import iter_frames
+    from vision.ocr import ScreenWatch
+
+    frames = list(iter_frames(iter_file_windows(path, opts=replace(window_opts, max_s=10.0, min_s=5.0))))
+    duration = frames[-1].t - frames[0].t + 1.0 if frames else 0.0
+    watch = opts.impersonation.face_watch(analyzer)
+    t = time.perf_counter()
+    for f in frames:
+        watch.update(f.t, f.image)
+    watch.finish()
+    face_s = time.perf_counter() - t
+    screen = ScreenWatch(reader.with_options(opts.ocr))
+    next_t, readings = None, 0
+    t = time.perf_counter()
+    for f in frames:
+        if next_t is None or f.t >= next_t - 1e-6:
+            next_t = f.t + opts.ocr.interval_s
+            screen.read(f.t, f.image)
+            readings += 1
+    ocr_s = time.perf_counter() - t
+    return {"frames": len(frames), "frame_size": list(frames[0].image.shape[:2]) if frames else None,
+            "faces_s": round(face_s, 2), "faces_fps": round(len(frames) / face_s, 2) if face_s else None,
+            "faces_rtf": round(face_s / duration, 3) if duration else None,
+            "faces_searched_share": round(watch.stats.searched_share, 3), "faces_described": watch.stats.described,
+            "ocr_readings": readings, "ocr_s": round(ocr_s, 2),
+            "ocr_rtf": round(ocr_s / duration, 3) if duration else None,
+            "ocr_recognised": screen.stats.recognised, "ocr_full": screen.stats.full,
+            "visual_rtf": round((face_s + ocr_s) / duration, 3) if duration else None}
+
+
+def _scan_time(path: Path, transcriber, detector, window_opts, visual) -> tuple[float, list]:
+    from pipeline.scan import scan_file
+
+    t = time.perf_counter()
+    scan = scan_file(path, transcriber, detector, window_opts, visual=visual)
+    if scan.errors:
+        from liveguard.errors import LiveGuardError
+
+        raise LiveGuardError(f"bench scan failed: {scan.errors}")
+    return time.perf_counter() - t, scan.findings
+
+
+def bench_rooms(heights: list[int], duration: float = 60.0, scans: bool = True, model: str = "whisper-base",
+                log=print) -> dict:
+    from claims.defaults import make_detector
+    from ingest.windows import WindowOptions
+    from pipeline.impersonation import VisualChecker, VisualOptions
+    from vision.faces import FaceAnalyzer
+    from vision.gallery import Gallery, enrol_face
+    from vision.ocr import ScreenReader
+
+    from skimage import data
+
+    analyzer = FaceAnalyzer()
+    reader = ScreenReader()
+    analyzer.embedder  # noqa: B018 - models load outside the timings
+    reader._engine  # noqa: B018
+    gallery = Gallery()
+    gallery.add("Eileen Collins", face_prints=enrol_face(analyzer, data.astronaut()))
+    legacy_windows, legacy = _legacy_visual()
+    after = VisualOptions()
+    transcriber = detector = None
+    if scans:
+        from asr import AsrOptions, Transcriber, load_whisper
+
+        transcriber = Transcriber(load_whisper(model, None, engine="auto"), AsrOptions(batch_size=8))
+        detector = make_detector("combined")
+    result = {"duration_s": duration, "rooms": {}}
+    with tempfile.TemporaryDirectory(prefix="liveguard-bench-vision-") as tmp:
+        for h in heights:
+            w = h * 16 // 9
+            room_dir = Path(tmp) / f"{h}p"
+            room_dir.mkdir()
+            log(f"{h}p: making a {duration:.0f}-s room")
+            path = make_room(room_dir / "room.mp4", w, h, duration, analyzer)
+            row = {"before": _visual_path(path, legacy_windows, legacy, gallery, analyzer, reader),
+                   "after": _visual_path(path, WindowOptions(), after, gallery, analyzer, reader)}
+            log(f"{h}p visual path: {row}")
+            if scans:
+                def checker(opts):
+                    return lambda source: VisualChecker(source, "bench_shop", gallery, detector=detector,
+                                                        analyzer=analyzer, reader=reader.with_options(opts.ocr), opts=opts)
+
+                plain, _ = _scan_time(path, transcriber, detector, WindowOptions(), None)
+                new, found_new = _scan_time(path, transcriber, detector, WindowOptions(), checker(after))
+                old, found_old = _scan_time(path, transcriber, detector, legacy_windows, checker(legacy))
+                plain2, _ = _scan_time(path, transcriber, detector, WindowOptions(), None)
+                base = (plain + plain2) / 2
+                row["scan"] = {"plain_s": round(base, 2), "plain_runs_s": [round(plain, 2), round(plain2, 2)],
+                               "gallery_ocr_before_s": round(old, 2), "gallery_ocr_after_s": round(new, 2),
+                               "ratio_before": round(old / base, 2), "ratio_after": round(new / base, 2),
+                               "face_findings_before": sum(f.label == "ai_impersonation" for f in found_old),
+                               "face_findings_after": sum(f.label == "ai_impersonation" for f in found_new)}
+                log(f"{h}p scans: {row['scan']}")
+            result["rooms"][f"{h}p"] = row
+    return result
+
+
+def format_rooms(res: dict) -> str:
+    lines = [f"visual checks on {res['duration_s']:.0f}-s live rooms (faces + OCR alone; rtf = CPU-bound seconds "
+             f"per stream second, lower is better)",
+             "room   version  frames  faces f/s  faces rtf  searched  OCR rtf  recognised  visual rtf"]
+    for name, row in res["rooms"].items():
+        for ver in ("before", "after"):
+            r = row[ver]
+            lines.append(f"{name:6s} {ver:7s}  {r['frames']:6d}  {r['faces_fps']:9.2f}  {r['faces_rtf']:9.3f}  "
+                         f"{r['faces_searched_share']:8.0%}  {r['ocr_rtf']:7.3f}  {r['ocr_recognised']:10d}  "
+                         f"{r['visual_rtf']:10.3f}")
+    scans = [(n, r["scan"]) for n, r in res["rooms"].items() if "scan" in r]
+    if scans:
+        lines += ["", "whole scans (ASR included), wall seconds; ratio to the plain scan (mean of one run before "
+                  "and one after)",
+                  "room   plain  --gallery --ocr before (ratio)  after (ratio)  face findings before/after"]
+        for name, s in scans:
+            lines.append(f"{name:6s} {s['plain_s']:5.1f}  {s['gallery_ocr_before_s']:6.1f} ({s['ratio_before']:.2f}x)"
+                         f"{'':15s}{s['gallery_ocr_after_s']:6.1f} ({s['ratio_after']:.2f}x)  "
+                         f"{s['face_findings_before']}/{s['face_findings_after']}")
+    return "\n".join(lines)
