@@ -13,7 +13,8 @@ Rules (`FusionOptions` holds the numbers):
    earliest, `t1` the latest, `decided_by` both ids joined by "+", `score = 1 - (1 - a)(1 - b)` with
    `a`, `b` the best face and best voice scores (capped at `score_cap`, 0.99), evidence both
    findings' evidence (distances/similarities, face frame times, voice turns). Only face-voice pairs
-   link; two face tracks with no voice between them stay two findings, as before.
+   link here; face tracks of one entry less than 30 s apart were already joined into one appearance
+   by `pipeline.impersonation`, and two face findings further apart stay two.
 2. **Transcript cue.** A transcript segment within `cue_gap_s` (5 s) of an appearance in which the
    host claims to be that appearance's gallery person — "I am / I'm / my name is / this is <name>",
    「我是 / 我就是 / 本人 / 我叫<name>」, optionally "the real" / 「真正的」 before the name — raises its

@@ -267,7 +267,8 @@ class VisualChecker:
         self.watch = opts.impersonation.face_watch(analyzer) if self.gallery is not None else None
         self.appearances = AppearanceJoiner(opts.impersonation.rejoin_s)
         self.reader = reader or (ScreenReader(opts.ocr) if opts.ocr is not None else None)
-        self.screen = ScreenWatch(self.reader) if self.reader is not None else None
+        # change-gated reading for the real reader; any other object with read(image, t) is used as is
+        self.screen = ScreenWatch(self.reader) if isinstance(self.reader, ScreenReader) else None
         self.readings: list[tuple[float, list[ScreenText]]] = []  # scan only: the whole timeline
         self.live_text = LiveScreenText(detector, source, opts.lang) if opts.live and detector is not None else None
         self.live_label = LiveLabelWatch(opts.label, source) if opts.live else None
@@ -292,7 +293,8 @@ class VisualChecker:
                 out += self._track_findings(frame.t, self.watch.update(frame.t, frame.image))
             if self.reader is not None and (self._next_ocr_t is None or frame.t >= self._next_ocr_t - 1e-6):
                 self._next_ocr_t = frame.t + self.reader.opts.interval_s
-                lines = self.screen.read(frame.t, frame.image)
+                lines = (self.screen.read(frame.t, frame.image) if self.screen is not None
+                         else self.reader.read(frame.image, frame.t))
                 if self.opts.live:
                     out += self.live_text.update(frame.t, lines) if self.live_text is not None else []
                     out += self.live_label.update(frame.t, lines)
