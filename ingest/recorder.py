@@ -17,6 +17,7 @@ service decides otherwise.
 from __future__ import annotations
 
 import json
+import math
 import logging
 import os
 import subprocess
@@ -30,7 +31,7 @@ import av
 from ingest.decode import probe
 from liveguard.errors import LiveGuardError, MediaError
 
-__all__ = ["RecorderOptions", "Segment", "Timeline", "StreamRecorder", "ClipError", "read_index", "cut_clip",
+__all__ = ["RecorderOptions", "Segment", "Timeline", "StreamRecorder", "ClipError", "read_index", "cut_clip", "clip_span",
            "new_run_id"]
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,10 @@ def cut_clip(segments: list[Segment], t0: float, t1: float, out: str | Path, ree
             if proc.returncode == 0 and tmp.exists() and tmp.stat().st_size > 0:
                 got = _contents(tmp)
                 if got[:2] == want[:2] and got[2] >= end - start - 0.5:  # same streams, whole span
+                    # every way of cutting ends the clip at `end`; a remux starts it at a keyframe
+                    # before `start`, so its start is read back from its length
+                    clip_t0 = start if how == "encode" else max(segs[0].t0, end - got[2])
+                    _write_span(out, clip_t0, end)
                     tmp.replace(out)
                     return out
                 log.info("clip %s: %s gave %s, expected %s", out.name, how, got, want)
@@ -203,6 +208,27 @@ def cut_clip(segments: list[Segment], t0: float, t1: float, out: str | Path, ree
     finally:
         listing.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
+
+
+def _span_file(clip: Path) -> Path:
+    return clip.with_name(clip.name + ".json")
+
+
+def _write_span(clip: Path, t0: float, t1: float) -> None:
+    part = _span_file(clip).with_suffix(".part")
+    part.write_text(json.dumps({"stream_t0": round(t0, 3), "stream_t1": round(t1, 3)}))
+    part.replace(_span_file(clip))
+
+
+def clip_span(clip: str | Path) -> tuple[float, float] | None:
+    """(start, end) in stream seconds of a clip `cut_clip` wrote, from the file beside it, so a
+    player can open the clip at the claim; None for a clip from elsewhere or an unreadable note."""
+    try:
+        d = json.loads(_span_file(Path(clip)).read_text())
+        t0, t1 = float(d["stream_t0"]), float(d["stream_t1"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (t0, t1) if math.isfinite(t0) and math.isfinite(t1) and t0 <= t1 else None
 
 
 def _contents(path: Path) -> tuple[bool, bool, float]:

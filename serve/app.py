@@ -9,7 +9,7 @@ import logging
 import math
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
@@ -18,8 +18,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from serve.api import api_router
 from serve.auth import RateLimiter
 from serve.db import make_engine, make_sessionmaker
+from serve.errors import invalid
 from serve.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from serve.rescans import RescanWorker, Scanner, default_scanner
+from serve.schemas import NO_NUL
 from serve.settings import Settings
 
 __all__ = ["create_app"]
@@ -69,6 +71,34 @@ def _local_docs(app: FastAPI) -> None:
                               redoc_favicon_url="/docs-static/favicon.png", with_google_fonts=False)
 
 
+def _no_nul_in_query(request: Request) -> None:
+    """A NUL in a query value is refused on every database (PostgreSQL text cannot hold one)."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in value or "\x00" in name:
+            raise invalid("a NUL character (U+0000) is not allowed", name, where="query")
+
+
+def _document_no_nul(app: FastAPI) -> None:
+    """Say so in the OpenAPI document: every string query parameter without a stricter rule gets
+    the pattern of a string without NUL (as the body schemas do)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            doc = build()
+            for path in doc.get("paths", {}).values():
+                for op in path.values():
+                    for param in op.get("parameters", []) if isinstance(op, dict) else []:
+                        if param.get("in") != "query":
+                            continue
+                        for sch in [param.get("schema", {})] + param.get("schema", {}).get("anyOf", []):
+                            if sch.get("type") == "string" and not {"pattern", "enum", "format"} & sch.keys():
+                                sch["pattern"] = NO_NUL
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def create_app(settings: Settings, *, engine: Engine | None = None, start_workers: bool = True,
                scanner: Scanner | None = None) -> FastAPI:
     """The service. `engine` defaults to settings.db_url, migrated to the newest revision;
@@ -98,6 +128,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, start_worker
             w.stop()
 
     app = FastAPI(title="LiveGuard", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  dependencies=[Depends(_no_nul_in_query)],
                   description="Review queue, sanctions, blacklist and evidence for live-commerce monitoring. "
                               "Every route but /healthz needs an API key: `Authorization: Bearer <key>`.")
     app.state.settings = settings
@@ -114,6 +145,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, start_worker
         app.state.export_signer = ExportSigner(settings.export_signing_key)
     app.include_router(api_router)
     _local_docs(app)
+    _document_no_nul(app)
     from serve import ui
 
     ui.install(app)

@@ -4,16 +4,16 @@ decision is never recorded without its audit row (or the other way round)."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from fastapi import HTTPException
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import BigInteger, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from serve.auth import Principal
+from serve.errors import invalid
 from serve.evidence import append_package
 from serve.policy import PolicyOutcome, apply_policy, record_blacklist_change
 from serve.settings import Settings
@@ -62,20 +62,23 @@ def emit_event(session: Session, *, settings: Settings, kind: str, payload: dict
     return event_id
 
 
-# --- cursors: opaque to clients, "<severity_rank>.<id>" inside ---
+# --- cursors: the keyset position of a page's last row, "<severity_rank>.<id>" (flags) or "<id>" ---
+# Plain digits, so the OpenAPI pattern says exactly which cursors exist: every string the pattern
+# allows is a position (before or after every row, if need be), and 18 digits stay below 2**63,
+# which both SQLite and PostgreSQL compare against an integer column.
+FLAG_CURSOR = r"^[0-9]{1,18}\.[0-9]{1,18}$"
+ID_CURSOR = r"^[0-9]{1,18}$"
+
+
 def encode_cursor(*parts: int) -> str:
-    return base64.urlsafe_b64encode(".".join(map(str, parts)).encode()).decode().rstrip("=")
+    return ".".join(map(str, parts))
 
 
 def decode_cursor(cursor: str, n: int) -> list[int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        parts = [int(p) for p in raw.split(".")]
-        if len(parts) != n or not all(0 <= p <= 2_147_483_647 for p in parts):  # ids and ranks are 32-bit
-            raise ValueError
-        return parts
-    except (ValueError, UnicodeDecodeError):
-        raise HTTPException(400, "invalid cursor: pass back the next_cursor of a previous page") from None
+    parts = cursor.split(".")
+    if len(parts) != n or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
+        raise HTTPException(400, "invalid cursor: pass back the next_cursor of a previous page")
+    return [int(p) for p in parts]
 
 
 # --- flags ---
@@ -95,7 +98,7 @@ def list_flags(session: Session, *, status: str, label: str | None, streamer_id:
     if until:
         q = q.where(Flag.created_at < until)
     if cursor:
-        rank, last_id = decode_cursor(cursor, 2)
+        rank, last_id = (literal(v, BigInteger) for v in decode_cursor(cursor, 2))  # may pass the int32 columns
         q = q.where(or_(Flag.severity_rank < rank, (Flag.severity_rank == rank) & (Flag.id < last_id)))
     rows = list(session.scalars(q.order_by(Flag.severity_rank.desc(), Flag.id.desc()).limit(limit + 1)))
     nxt = encode_cursor(rows[limit - 1].severity_rank, rows[limit - 1].id) if len(rows) > limit else None
@@ -103,22 +106,22 @@ def list_flags(session: Session, *, status: str, label: str | None, streamer_id:
 
 
 def _check_clip(path: str | None, settings: Settings) -> str | None:
-    """Clip paths from the API must resolve inside a configured root (no ../ or symlink escapes)."""
+    """Clip paths from the API must resolve inside a configured root (no ../ or symlink escapes):
+    403 for a path outside every root, 404 for one inside that is not a file. Neither is a 422:
+    the request is well formed, the server refuses or lacks the file."""
     if path is None:
         return None
     real = Path(path).resolve()
     for root in settings.clip_roots:
         if real.is_relative_to(root.resolve()):
             if not real.is_file():
-                raise HTTPException(422, f"clip_path {path!r} is not a file")
+                raise HTTPException(404, f"clip_path {path!r}: no such file")
             return str(real)
-    raise HTTPException(422, f"clip_path {path!r} is outside the configured clip roots"
+    raise HTTPException(403, f"clip_path {path!r} is outside the configured clip roots"
                              + ("" if settings.clip_roots else " (none are configured: LIVEGUARD_CLIP_ROOTS)"))
 
 
 def create_flag(session: Session, *, data, settings: Settings, who: Principal) -> Flag:
-    if data.t1 < data.t0:
-        raise HTTPException(422, "t1 must not be before t0")
     stream = get_or_404(session, Stream, data.stream_id, "stream") if data.stream_id is not None else None
     if data.recording_id is not None:
         get_or_404(session, Recording, data.recording_id, "recording")
@@ -176,8 +179,6 @@ def flags_from_recording(session: Session, recording: Recording, *, stream: Stre
 
 
 def ingest_recording(session: Session, *, data, settings: Settings, who: Principal) -> tuple[list[Flag], int]:
-    if (data.recording_id is None) == (data.sha256 is None):
-        raise HTTPException(422, "give exactly one of recording_id or sha256")
     if data.recording_id is not None:
         rec = get_or_404(session, Recording, data.recording_id, "recording")
     else:

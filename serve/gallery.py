@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from fastapi import HTTPException
 
+from serve.errors import invalid
 from serve.settings import Settings
 
 __all__ = ["GALLERY_FILE", "gallery_path", "locked", "open_gallery", "decode_photo", "face_print", "voice_print"]
@@ -78,7 +79,7 @@ def decode_photo(data: bytes, label: str) -> np.ndarray:
                 return as_rgb(np.asarray(img.convert("RGB")))
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombWarning,
             Image.DecompressionBombError) as exc:  # Pillow raises SyntaxError on some broken headers
-        raise HTTPException(422, f"{label}: not a readable image ({exc})") from exc
+        raise invalid(f"{label}: not a readable image ({exc})", "images") from exc
 
 
 def _analyzer(state):
@@ -99,9 +100,9 @@ def face_print(state, data: bytes, label: str) -> np.ndarray:
     try:
         return enrol_face(_analyzer(state), image)
     except FaceCountError as exc:
-        raise HTTPException(422, str(exc).replace("image:", f"{label}:", 1)) from exc
+        raise invalid(str(exc).replace("image:", f"{label}:", 1), "images") from exc
     except ImageReadError as exc:
-        raise HTTPException(422, f"{label}: {exc}") from exc
+        raise invalid(f"{label}: {exc}", "images") from exc
 
 
 def _decode_audio(data: bytes, label: str) -> np.ndarray:
@@ -114,9 +115,9 @@ def _decode_audio(data: bytes, label: str) -> np.ndarray:
         try:
             blocks = [b.samples for b in decode_media(f.name, frame_fps=0) if isinstance(b, AudioBlock)]
         except MediaError as exc:
-            raise HTTPException(422, f"{label}: not a readable recording ({str(exc).replace(f.name, label)})") from exc
+            raise invalid(f"{label}: not a readable recording ({str(exc).replace(f.name, label)})", "voice") from exc
     if not blocks:
-        raise HTTPException(422, f"{label}: the recording holds no audio")
+        raise invalid(f"{label}: the recording holds no audio", "voice")
     return np.concatenate(blocks).astype(np.float32)
 
 
@@ -143,6 +144,6 @@ def voice_print(state, data: bytes, label: str) -> tuple[np.ndarray, str]:
         encoder, vad = state.voice_models
         return enrol_voice(audio, encoder, vad, label=label), VOICE_MODEL_ID
     except VoiceSampleError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise invalid(str(exc), "voice") from exc
     except ModelError as exc:
         raise HTTPException(501, f"voice enrolment is not available: {exc}") from exc

@@ -19,6 +19,7 @@ from fastapi import HTTPException
 from sqlalchemy import select
 
 from serve.crud import emit_event, flags_from_recording
+from serve.errors import invalid
 from serve.settings import Settings
 from serve.store import save_scan
 from serve.tables import Recording, RescanJob, Stream
@@ -32,30 +33,31 @@ Scanner = Callable[[Path], object]  # path -> pipeline.scan.FileScan
 
 
 def resolve_paths(paths: list[str], roots: list[Path]) -> list[str]:
-    """Files (directories expanded) inside the roots; 422 naming the first path that is not."""
+    """Files (directories expanded) inside the roots. A path outside them is a 403, a missing one a
+    404, naming the first such path."""
     from pipeline.scan import collect_inputs
 
     if not roots:
-        raise HTTPException(422, "re-scans are disabled: no LIVEGUARD_RESCAN_ROOTS are configured")
+        raise HTTPException(403, "re-scans are disabled on this server: no LIVEGUARD_RESCAN_ROOTS are configured")
     real_roots = [r.resolve() for r in roots]
     out: list[str] = []
-    for raw in paths:
+    for i, raw in enumerate(paths):
         if "\x00" in raw:
-            raise HTTPException(422, "path contains a NUL byte")
+            raise invalid("path contains a NUL byte", "paths", i)
         p = Path(raw)
         real = (p if p.is_absolute() else real_roots[0] / p).resolve()
         if not any(real.is_relative_to(r) for r in real_roots):
-            raise HTTPException(422, f"path {raw!r} is outside the configured rescan roots")
+            raise HTTPException(403, f"paths[{i}]: {raw!r} is outside the configured rescan roots")
         if not real.exists():
-            raise HTTPException(422, f"path {raw!r} does not exist")
+            raise HTTPException(404, f"paths[{i}]: {raw!r} does not exist")
         for f in collect_inputs([real]):
             rf = f.resolve()  # a symlink inside a directory may still point out
             if any(rf.is_relative_to(r) for r in real_roots):
                 out.append(str(rf))
     if not out:
-        raise HTTPException(422, "no media files found in the given paths")
+        raise invalid("no media files found in the given paths", "paths")
     if len(out) > MAX_FILES:
-        raise HTTPException(422, f"{len(out)} files: at most {MAX_FILES} per job")
+        raise invalid(f"{len(out)} files: at most {MAX_FILES} per job", "paths")
     return out
 
 

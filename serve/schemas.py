@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -24,8 +24,8 @@ MAX_STREAM_S = 1e10  # seconds into a recording or stream (~317 years): BIGINT m
 
 def _plain_json(value, where: str = "") -> None:
     """Raise ValueError for what JSON text may carry but no column or response can: a number that is
-    not finite (NaN, Infinity, 1e400) and a string with a lone surrogate ("\\ud800"), at any depth
-    (free-form fields such as a listing included)."""
+    not finite (NaN, Infinity, 1e400), a string with a lone surrogate ("\\ud800") or a NUL, at any
+    depth (free-form fields such as a listing included)."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where or 'value'}: numbers must be finite (got {value})")
     if isinstance(value, str):
@@ -33,6 +33,8 @@ def _plain_json(value, where: str = "") -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError(f"{where or 'value'}: invalid Unicode (a lone surrogate)") from None
+        if "\x00" in value:  # PostgreSQL text cannot hold it; refused on every database alike
+            raise ValueError(f"{where or 'value'}: a NUL character (U+0000) is not allowed")
     elif isinstance(value, dict):
         for k, v in value.items():
             _plain_json(k, where)
@@ -42,14 +44,52 @@ def _plain_json(value, where: str = "") -> None:
             _plain_json(v, f"{where}[{i}]")
 
 
+# What the boundary does to strings, said in the schema too so generated clients and conformance
+# tools know it: lengths count the string as sent; surrounding Unicode White_Space is then
+# stripped, so a required string needs one other character; NUL is refused everywhere.
+WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+_WS = "\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+NO_NUL = "^[^\\u0000]*$"
+NOT_BLANK = f"^[^\\u0000]*[^\\u0000{_WS}][^\\u0000]*$"
+
+
+def _string_rules(schema: dict, cls=None) -> None:
+    def visit(node) -> None:
+        if not isinstance(node, dict):
+            return
+        if node.get("type") == "string" and not {"pattern", "enum", "format"} & node.keys():
+            node["pattern"] = NOT_BLANK if node.get("minLength", 0) >= 1 else NO_NUL
+        if isinstance(node.get("additionalProperties"), dict):
+            node.setdefault("propertyNames", {"pattern": NO_NUL})  # keys are strings too
+        for sub in node.get("anyOf", []) + [node.get("items"), node.get("additionalProperties")]:
+            visit(sub)
+
+    for prop in schema.get("properties", {}).values():
+        visit(prop)
+    schema.update(getattr(cls, "_schema_extra", {}))
+
+
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra=_string_rules)
 
     @model_validator(mode="before")
     @classmethod
     def _finite_and_valid_unicode(cls, data):
         _plain_json(data)
         return data
+
+    @model_validator(mode="after")
+    def _strip_strings(self):
+        # after the length checks (pydantic's own stripping runs before them, so a 70-character
+        # platform with blanks around it would pass a 64-character limit the schema states)
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if isinstance(value, str):
+                stripped = value.strip(WHITE_SPACE)
+                if not stripped and any(getattr(m, "min_length", 0) for m in field.metadata):
+                    raise ValueError(f"{name}: must not be blank")
+                object.__setattr__(self, name, stripped)
+        return self
 
 
 class _Out(BaseModel):
@@ -131,11 +171,51 @@ class SanctionPublic(_Out):
     lifted_at: datetime | None
 
 
+def _category_enum(schema: dict) -> None:
+    from claims.listing import CATEGORIES  # when the document is built (loads the claims package)
+
+    schema["enum"] = list(CATEGORIES)
+
+
+Price = Annotated[float, Field(strict=True, ge=0, lt=1e9)]  # strict: true/false are not prices
+ListingText = Annotated[str, Field(max_length=2000)]
+
+
+class ListingIn(_In):
+    """The product listing registered for the room: what spoken claims are compared with
+    (`claim_contradicts_listing`, the medical check by category). The same fields, checked the
+    same way, as `--listing` of scan and monitor."""
+
+    title: ListingText | None = None
+    category: str | None = Field(default=None, json_schema_extra=_category_enum)
+    material: ListingText | None = Field(default=None, description="e.g. '95% polyester, 5% spandex'")
+    origin: ListingText | None = None
+    certifications: list[ListingText] = Field(default=[], max_length=100)
+    price: Price | None = None
+    prices: list[Price] = Field(default=[], max_length=1000)
+    stock: Annotated[int, Field(strict=True, ge=0, le=2**53)] | None = None
+    id: Annotated[str, Field(max_length=200)] | None = None
+    sku: Annotated[str, Field(max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _as_scan_reads_it(self):
+        from claims.listing import Listing, ListingError
+
+        try:
+            Listing.from_dict(self.stored())
+        except ListingError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def stored(self) -> dict:
+        return self.model_dump(exclude_none=True, exclude_defaults=True)
+
+
 class StreamCreate(_In):
     url: str = Field(min_length=1, max_length=2000)
     platform: str = Field(min_length=1, max_length=64)
     streamer_id: DbId | None = None
-    listing: dict | None = Field(default=None, description="the registered product listing being sold")
+    listing: ListingIn | None = Field(default=None, description="the registered product listing being sold")
 
 
 class StreamPublic(_Out):
@@ -154,12 +234,19 @@ class StreamsPublic(BaseModel):
 
 
 # --- flags ---
+def _label_enum(schema: dict) -> None:
+    from claims.taxonomy import LABELS  # when the document is built, not at import (loads torch)
+
+    schema["enum"] = sorted(LABELS)
+
+
 class FlagCreate(_In):
     """A flag carrying its own fields (live detectors, vision) rather than pointing at a finding."""
 
-    label: str
+    label: str = Field(json_schema_extra=_label_enum)
     t0: float = Field(ge=0, le=MAX_STREAM_S)
-    t1: float = Field(ge=0, le=MAX_STREAM_S)
+    t1: float = Field(ge=0, le=MAX_STREAM_S, description="end of the span; a span given end first (t1 < t0) is "
+                                                        "stored as [t1, t0]")
     score: float = Field(ge=0, le=1)
     evidence: str = Field(max_length=10_000)
     segment_text: str = Field(default="", max_length=10_000)
@@ -171,6 +258,17 @@ class FlagCreate(_In):
     model_ids: dict[str, str] = Field(default={})
 
     _label = field_validator("label")(classmethod(lambda cls, v: _check_label(v)))
+
+    @model_validator(mode="after")
+    def _span_in_order(self):
+        # the schema cannot say t0 <= t1, so a reversed span is read, not refused: no information is lost
+        if self.t1 < self.t0:
+            self.t0, self.t1 = self.t1, self.t0
+        return self
+
+
+def _no_null(schema: dict) -> None:
+    schema.pop("default", None)  # optional, but null is not a value: absent means "not given"
 
 
 class FlagPublic(_Out):
@@ -203,10 +301,21 @@ class FlagsPublic(BaseModel):
 
 
 class IngestRecording(_In):
-    recording_id: DbId | None = None
-    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    """The recording, by exactly one of its id or its file's sha256."""
+
+    _schema_extra: ClassVar[dict] = {"oneOf": [{"required": ["recording_id"]}, {"required": ["sha256"]}]}
+
+    recording_id: DbId = Field(default=None, json_schema_extra=_no_null)
+    sha256: str = Field(default=None, pattern=r"^[0-9a-f]{64}$", json_schema_extra=_no_null)
     stream_id: DbId | None = None
     clip_path: str | None = Field(default=None, max_length=4096)
+
+
+    @model_validator(mode="after")
+    def _one_recording(self):
+        if (self.recording_id is None) == (self.sha256 is None):
+            raise ValueError("give exactly one of recording_id or sha256")
+        return self
 
 
 class IngestResult(BaseModel):

@@ -19,9 +19,11 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy import select
 
+from ingest.recorder import clip_span
 from serve import crud
 from serve.auth import ADMIN, KEY_COOKIE, MODERATOR, Principal, RoleChecker, hash_token
 from serve.deps import IdPath, SessionDep, SettingsDep
+from serve.stills import still_jpeg
 from serve.tables import ApiKey, Flag, Recording, Stream, TranscriptSegment
 
 __all__ = ["router", "static_app"]
@@ -128,9 +130,26 @@ def flag_page(request: Request, flag_id: IdPath, session: SessionDep, settings: 
                        "html": highlight(flag.segment_text or flag.evidence, flag.evidence)}]
     stream = session.get(Stream, flag.stream_id) if flag.stream_id else None
     recording = session.get(Recording, flag.recording_id) if flag.recording_id else None
+    has_clip = bool(flag.clip_path and Path(flag.clip_path).is_file())
     return TEMPLATES.TemplateResponse(request, "flag.html", {
         "flag": flag, "transcript": transcript, "stream": stream, "recording": recording, "who": who,
-        "conflict": conflict, "has_clip": bool(flag.clip_path and Path(flag.clip_path).is_file())})
+        "conflict": conflict, "has_clip": has_clip, "stills": _still_times(flag) if has_clip else [],
+        "clip_at": _claim_in_clip(flag) if has_clip else None})
+
+
+def _claim_in_clip(flag: Flag) -> tuple[float, float] | None:
+    """(start, end) of the claim in seconds into its clip, when the clip says where it was cut."""
+    span = clip_span(flag.clip_path)
+    if span is None:
+        return None
+    return max(0.0, flag.t0_ms / 1000 - span[0]), max(0.0, flag.t1_ms / 1000 - span[0])
+
+
+def _still_times(flag: Flag) -> list[float]:
+    """Seconds into the clip of the stills shown: the claim's start, middle and end (the clip's
+    first seconds when it does not say where it was cut)."""
+    a, b = _claim_in_clip(flag) or (0.0, (flag.t1_ms - flag.t0_ms) / 1000)
+    return [round(a, 2), round((a + b) / 2, 2), round(b, 2)] if b - a >= 1.0 else [round(a, 2)]
 
 
 @router.get("/flags/{flag_id}/clip")
@@ -139,6 +158,18 @@ def flag_clip(flag_id: IdPath, session: SessionDep, who: UiReviewer) -> FileResp
     if not flag.clip_path or not Path(flag.clip_path).is_file():
         raise HTTPException(404, f"flag {flag_id} has no clip")
     return FileResponse(flag.clip_path)
+
+
+@router.get("/flags/{flag_id}/still/{i}.jpg")
+def flag_still(flag_id: IdPath, i: int, session: SessionDep, who: UiReviewer) -> Response:
+    flag = crud.get_or_404(session, Flag, flag_id, "flag")
+    times = _still_times(flag) if flag.clip_path and Path(flag.clip_path).is_file() else []
+    if not 0 <= i < len(times):
+        raise HTTPException(404, f"flag {flag_id} has no still {i}")
+    data = still_jpeg(flag.clip_path, times[i])
+    if data is None:
+        raise HTTPException(404, f"the clip of flag {flag_id} has no picture at {times[i]:.1f} s")
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.post("/flags/{flag_id}/decision")

@@ -19,7 +19,7 @@ def queue(session: SessionDep, who: ReviewerDep,
           status: Literal["open", "confirmed", "dismissed"] = "open",
           label: str | None = Query(None, max_length=64), streamer_id: int | None = Query(None, ge=1, le=2_147_483_647),
           platform: str | None = Query(None, max_length=64), since: datetime | None = None,
-          until: datetime | None = None, cursor: str | None = Query(None, max_length=200),
+          until: datetime | None = None, cursor: str | None = Query(None, pattern=crud.FLAG_CURSOR, description="next_cursor of the previous page"),
           limit: int = Query(50, ge=1, le=500)) -> FlagsPublic:
     """The review queue: most severe first, then newest first."""
     rows, nxt = crud.list_flags(session, status=status, label=label, streamer_id=streamer_id, platform=platform,

@@ -15,6 +15,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi import Path as PathParam
 
 from serve import crud
+from serve.errors import invalid
 from serve.deps import AdminDep, ReaderDep, SessionDep, SettingsDep
 from serve.gallery import face_print, gallery_path, locked, open_gallery, voice_print
 from serve.schemas import GalleryEntryPublic, GalleryPublic
@@ -47,7 +48,11 @@ def list_entries(settings: SettingsDep, who: ReaderDep) -> GalleryPublic:
              responses={422: {"description": "a photo is unreadable or does not show exactly one face, or the "
                                              "recording holds too little speech"},
                         409: {"description": "the name is in the gallery with the other kind"},
-                        501: {"description": "voice enrolment is not available in this build"}})
+                        501: {"description": "voice enrolment is not available in this build"}},
+             # photos or a voice, at least one: the form's schema says so, as the check below does
+             openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
+                 "anyOf": [{"required": ["images"], "properties": {"images": {"minItems": 1}}},
+                           {"required": ["voice"]}]}}}}})
 def enrol(request: Request, session: SessionDep, settings: SettingsDep, who: AdminDep, name: NameStr,
           kind: Annotated[Literal["protected", "blacklisted"], Form()] = "protected",
           images: Annotated[list[UploadFile] | None, File(description="photos, each showing exactly one face")] = None,
@@ -61,11 +66,11 @@ def enrol(request: Request, session: SessionDep, settings: SettingsDep, who: Adm
     images = [f for f in images or [] if f is not None]
     accounts = [a.strip() for a in authorised_accounts or [] if a and a.strip()]
     if not name:
-        raise HTTPException(422, "name must not be blank")
+        raise invalid("name must not be blank", "name")
     if len(images) > MAX_PHOTOS:
-        raise HTTPException(422, f"at most {MAX_PHOTOS} photos per request, got {len(images)}")
+        raise invalid(f"at most {MAX_PHOTOS} photos per request, got {len(images)}", "images")
     if any(len(a) > 200 for a in accounts):
-        raise HTTPException(422, "authorised account ids are at most 200 characters")
+        raise invalid("authorised account ids are at most 200 characters", "authorised_accounts")
     labels = [_label(f, i, "photo") for i, f in enumerate(images)]
     faces = [face_print(request.app.state, f.file.read(), lab) for f, lab in zip(images, labels)]
     voices, voice_model = None, None
@@ -74,7 +79,7 @@ def enrol(request: Request, session: SessionDep, settings: SettingsDep, who: Adm
         vp, voice_model = voice_print(request.app.state, voice.file.read(), labels[-1])
         voices = np.asarray(vp, np.float32).reshape(1, -1)
     if not faces and voices is None:
-        raise HTTPException(422, "send at least one photo (images) or a voice recording (voice)")
+        raise invalid("send at least one photo (images) or a voice recording (voice)", "images")
 
     from vision.errors import GalleryError
 

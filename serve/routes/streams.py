@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query
-from sqlalchemy import select
+from sqlalchemy import BigInteger, literal, select
 
 from serve import crud
 from serve.deps import IdPath, ReaderDep, SessionDep, StreamReaderDep, StreamWriterDep
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/streams", tags=["streams"])
 def register(body: StreamCreate, session: SessionDep, who: StreamWriterDep) -> Stream:
     if body.streamer_id is not None:
         crud.get_or_404(session, Streamer, body.streamer_id, "streamer")
-    stream = Stream(url=body.url, platform=body.platform, streamer_id=body.streamer_id, listing=body.listing)
+    stream = Stream(url=body.url, platform=body.platform, streamer_id=body.streamer_id, listing=body.listing.stored() if body.listing else None)
     session.add(stream)
     session.flush()
     crud.audit(session, who=who, action="stream.register", entity="stream", entity_id=stream.id)
@@ -26,7 +26,7 @@ def register(body: StreamCreate, session: SessionDep, who: StreamWriterDep) -> S
 @router.get("", response_model=StreamsPublic)
 def list_streams(session: SessionDep, who: StreamReaderDep, platform: str | None = Query(None, max_length=64),
                  monitoring: str | None = Query(None, pattern="^(monitoring|stopped)$"),
-                 cursor: str | None = Query(None, max_length=100), limit: int = Query(50, ge=1, le=500)
+                 cursor: str | None = Query(None, pattern=crud.ID_CURSOR, description="next_cursor of the previous page"), limit: int = Query(50, ge=1, le=500)
                  ) -> StreamsPublic:
     q = select(Stream).order_by(Stream.id)
     if platform:
@@ -34,7 +34,7 @@ def list_streams(session: SessionDep, who: StreamReaderDep, platform: str | None
     if monitoring:
         q = q.where(Stream.monitoring == monitoring)
     if cursor:
-        q = q.where(Stream.id > crud.decode_cursor(cursor, 1)[0])
+        q = q.where(Stream.id > literal(crud.decode_cursor(cursor, 1)[0], BigInteger))  # may pass int32
     rows = list(session.scalars(q.limit(limit + 1)))
     nxt = crud.encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return StreamsPublic(data=[StreamPublic.model_validate(r) for r in rows[:limit]], next_cursor=nxt)

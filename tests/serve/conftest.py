@@ -163,8 +163,14 @@ def keys(sessions):
     return out
 
 
+def problem(r) -> str:
+    """The messages of an error response: `detail` is a string, or for a 422 the validation list."""
+    d = r.json()["detail"]
+    return d if isinstance(d, str) else " | ".join(e["msg"] for e in d)
+
+
 def auth(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-__all__ = ["Base", "auth", "free_port"]
+__all__ = ["Base", "auth", "free_port", "problem"]

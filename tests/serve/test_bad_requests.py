@@ -44,11 +44,13 @@ def test_unknown_ids_in_bodies(client, keys):
 
 
 def test_nul_bytes_and_odd_strings_are_not_500(client, keys):
+    """PostgreSQL text cannot hold NUL: every database refuses it at the boundary, naming the field."""
     h = auth(keys["admin"])
     r = client.post("/streamers", json={"display_name": "a\x00b"}, headers=h)
-    assert r.status_code in (201, 400)
-    r = client.get("/flags", params={"label": "x\x00y"}, headers=auth(keys["moderator"]))
-    assert r.status_code in (200, 400)
+    assert r.status_code == 422 and "display_name" in r.text and "NUL" in r.text
+    r = client.post("/streams", json={"url": "rtmp://x/1", "platform": "douyin", "listing": {"title": "t\x00"}},
+                    headers=h)
+    assert r.status_code == 422 and "listing.title" in r.text and "NUL" in r.text
 
 
 def test_oversized_body_is_413(client, keys, settings):
@@ -87,3 +89,10 @@ def test_metrics_and_health(client, keys, sessions):
     assert 'liveguard_http_requests_total{method="GET",route="/flags/{flag_id}",status="404"} 1' in text
     assert "liveguard_http_request_duration_seconds_bucket" in text and "liveguard_evidence_chain_length 0" in text
     assert client.get("/metrics", headers=auth(keys["moderator"])).status_code == 403
+
+
+def test_a_nul_in_a_query_value_is_refused_on_every_database(client, keys):
+    r = client.get("/audit", params={"entity": "x\x00y"}, headers=auth(keys["admin"]))
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "entity"], r.text
+    r = client.get("/flags", params={"label": "\x00"}, headers=auth(keys["moderator"]))
+    assert r.status_code == 422 and "NUL" in r.text

@@ -56,7 +56,9 @@ def test_ingest_by_sha256_and_unknown_recording(client, keys, sessions):
     r = client.post("/flags/ingest", json={"sha256": "b" * 64}, headers=auth(keys["ingest"]))
     assert r.status_code == 404 and "not found" in r.json()["detail"]
     r = client.post("/flags/ingest", json={}, headers=auth(keys["ingest"]))
-    assert r.status_code == 422 and "exactly one" in r.json()["detail"]
+    assert r.status_code == 422 and "exactly one" in r.json()["detail"][0]["msg"]
+    r = client.post("/flags/ingest", json={"sha256": rec.sha256, "recording_id": rec.id}, headers=auth(keys["ingest"]))
+    assert r.status_code == 422 and "exactly one" in r.text
 
 
 def test_queue_order_filters_and_cursor(client, keys, sessions):
@@ -88,7 +90,7 @@ def test_queue_order_filters_and_cursor(client, keys, sessions):
     future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
     assert client.get("/flags", params={"since": future}, headers=h).json()["data"] == []
     assert len(client.get("/flags", params={"until": future}, headers=h).json()["data"]) == 6
-    assert client.get("/flags", params={"cursor": "!!bad"}, headers=h).status_code == 400
+    assert client.get("/flags", params={"cursor": "!!bad"}, headers=h).status_code == 422
 
 
 def test_claim_lease_blocks_a_second_moderator(client, keys, sessions):
@@ -147,10 +149,15 @@ def test_detector_pushes_its_own_flag(client, keys, sessions, settings):
     bad = client.post("/flags", json={**body, "label": "nonsense"}, headers=auth(keys["ingest"]))
     assert bad.status_code == 422 and "valid labels" in bad.text
     outside = client.post("/flags", json={**body, "clip_path": "/etc/passwd"}, headers=auth(keys["ingest"]))
-    assert outside.status_code == 422 and "outside the configured clip roots" in outside.text
+    assert outside.status_code == 403 and "outside the configured clip roots" in outside.text
     sneaky = client.post("/flags", json={**body, "clip_path": str(clip.parent / ".." / ".." / "x")},
                          headers=auth(keys["ingest"]))
-    assert sneaky.status_code == 422
+    assert sneaky.status_code == 403
+    missing = client.post("/flags", json={**body, "clip_path": str(clip.parent / "gone.mp4")}, headers=auth(keys["ingest"]))
+    assert missing.status_code == 404 and "no such file" in missing.text
+    # a span given end first is the same span (OpenAPI cannot say t0 <= t1, so it is read, not refused)
+    rev = client.post("/flags", json={**body, "t0": 4.0, "t1": 1.5}, headers=auth(keys["ingest"]))
+    assert rev.status_code == 201 and (rev.json()["t0_ms"], rev.json()["t1_ms"]) == (1500, 4000), rev.text
 
 
 def test_concurrent_claims_and_decisions_have_one_winner(client, keys, sessions, settings):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from serve.app import create_app
 from serve.gallery import GALLERY_FILE, gallery_path
 from serve.tables import AuditLog
-from tests.serve.conftest import auth
+from tests.serve.conftest import auth, problem
 from tests.vision.conftest import astronaut, lfw_face
 
 F5_ZH = Path(".cache/testdata/basic_ref_zh.wav")
@@ -70,11 +70,11 @@ def test_bad_photos_are_422_and_enrol_nothing(client, keys, photos):
     cases = {"wall": "no face found", "two": "2 faces found"}
     for photo, words in cases.items():
         r = _enrol(client, keys["admin"], "P", photos["astronaut"], photos[photo])
-        assert r.status_code == 422 and words in r.json()["detail"] and "P-1.png" in r.json()["detail"], r.text
+        assert r.status_code == 422 and words in problem(r) and "P-1.png" in problem(r), r.text
     r = _enrol(client, keys["admin"], "P", b"\x89PNG but not really")
-    assert r.status_code == 422 and "not a readable image" in r.json()["detail"]
+    assert r.status_code == 422 and "not a readable image" in problem(r)
     r = _enrol(client, keys["admin"], "P")
-    assert r.status_code == 422 and "at least one photo" in r.json()["detail"]
+    assert r.status_code == 422 and "at least one photo" in problem(r)
     assert _enrol(client, keys["admin"], "   ", photos["astronaut"]).status_code == 422
     assert client.get("/gallery", headers=auth(keys["admin"])).json()["count"] == 0
 
@@ -96,7 +96,7 @@ def test_kind_conflict_is_409_and_the_cli_reads_the_same_file(client, keys, phot
 
 def test_voice_upload_junk_is_422_real_speech_enrols_or_is_501(client, keys, photos):
     r = _enrol(client, keys["admin"], "V", photos["astronaut"], voice=b"RIFF....WAVEjunk")
-    assert r.status_code == 422 and "voice.wav" in r.json()["detail"]
+    assert r.status_code == 422 and "voice.wav" in problem(r)
     if not F5_ZH.exists():
         pytest.skip("run scripts/setup.sh: it extracts the f5-tts speech clip")
     r = _enrol(client, keys["admin"], "V", photos["astronaut"], voice=F5_ZH.read_bytes())

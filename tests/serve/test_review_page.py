@@ -213,3 +213,62 @@ def test_api_docs_render_with_no_network_beyond_the_service(browser, server):
     # ReDoc's bundle links its own "API docs by Redocly" badge image; the page works without it
     assert [u for u in outside if u != "https://cdn.redoc.ly/redoc/logo-mini.svg"] == []
     ctx.close()
+
+
+def _recording_red_from_10s(path: Path) -> Path:
+    """20 s of picture that is black before 10 s and red from 10 s, with a tone: where a still or
+    the player lands is visible in the pixels."""
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=black:s=320x240:r=25:d=20,format=yuv444p,geq=lum='if(gte(T,10),81,16)':"
+                    "cb='if(gte(T,10),90,128)':cr='if(gte(T,10),240,128)'",
+                    "-f", "lavfi", "-i", "sine=f=440:d=20", "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", "-shortest", str(path)], check=True, timeout=60)
+    return path
+
+
+def test_flag_page_opens_the_clip_at_the_claim_and_shows_what_was_on_screen(browser, server, client, keys, sessions,
+                                                                              settings, tmp_path):
+    """A clip cut 8-16 s around a claim at 10-12 s: the player starts at the claim (not at 0:00),
+    and the stills are the picture at the claim's start, middle and end (red, not the black before)."""
+    import cv2
+    import numpy as np
+
+    from ingest.recorder import Segment, clip_span, cut_clip
+
+    source = _recording_red_from_10s(tmp_path / "room.mp4")
+    clip = cut_clip([Segment(str(source), 1, 0.0, 20.0, "file")], 8.0, 16.0, Path(settings.clip_roots[0]) / "c.mp4")
+    span = clip_span(clip)
+    # a remux starts at a keyframe at or before 8 s (or the segment's start): the note says where
+    from ingest.decode import probe
+
+    assert span is not None and 0.0 <= span[0] <= 8.0 and span[1] == 16.0
+    assert abs((span[1] - span[0]) - probe(clip).duration_s) < 0.1
+    _, stream_id = streamer_with_stream(sessions)
+    fid = client.post("/flags", json={"label": "medical_claim_non_drug", "t0": 10.0, "t1": 12.0, "score": 0.9,
+                                      "evidence": "cures diabetes", "decided_by": "rule:t@1", "stream_id": stream_id,
+                                      "clip_path": str(clip)}, headers=auth(keys["ingest"])).json()["id"]
+    h = auth(keys["moderator"])
+    for i in range(3):
+        r = client.get(f"/ui/flags/{fid}/still/{i}.jpg", headers=h)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        b, g, red = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR).reshape(-1, 3).mean(0)
+        assert red > 150 and g < 60 and b < 60, (i, b, g, red)  # the picture during the claim
+    assert client.get(f"/ui/flags/{fid}/still/3.jpg", headers=h).status_code == 404
+
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(server + "/ui/login")
+    page.fill("#key", keys["moderator"])
+    page.click("#signin")
+    page.goto(f"{server}/ui/flags/{fid}")
+    page.wait_for_selector("#clip")
+    page.wait_for_function("document.querySelector('#clip').readyState >= 1")
+    at = page.evaluate("document.querySelector('#clip').currentTime")
+    assert abs(at - (10.0 - span[0])) < 0.1, (at, span)
+    assert "Opens at the claim" in page.locator("#clip-at").inner_text()
+    page.wait_for_function("[...document.querySelectorAll('#stills img')].every(i => i.complete && i.naturalWidth > 0)")
+    assert page.locator("#stills img").count() == 3
+    ctx.close()
