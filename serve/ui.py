@@ -9,6 +9,7 @@ claims it (a lease), so two people never review the same flag at once.
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +24,7 @@ from ingest.recorder import clip_span
 from serve import crud
 from serve.auth import ADMIN, KEY_COOKIE, MODERATOR, Principal, RoleChecker, hash_token
 from serve.deps import IdPath, SessionDep, SettingsDep
-from serve.stills import still_jpeg
+from serve.stills import face_crop_jpeg, still_jpeg
 from serve.tables import ApiKey, Flag, Recording, Stream, TranscriptSegment
 
 __all__ = ["router", "static_app"]
@@ -134,6 +135,7 @@ def flag_page(request: Request, flag_id: IdPath, session: SessionDep, settings: 
     return TEMPLATES.TemplateResponse(request, "flag.html", {
         "flag": flag, "transcript": transcript, "stream": stream, "recording": recording, "who": who,
         "conflict": conflict, "has_clip": has_clip, "stills": _still_times(flag) if has_clip else [],
+        "face_flag": is_face_flag(flag),
         "clip_at": _claim_in_clip(flag) if has_clip else None})
 
 
@@ -145,9 +147,25 @@ def _claim_in_clip(flag: Flag) -> tuple[float, float] | None:
     return max(0.0, flag.t0_ms / 1000 - span[0]), max(0.0, flag.t1_ms / 1000 - span[0])
 
 
+# A face finding's evidence names its best frames, in stream seconds ("frames at t=12.0, 15.5 s",
+# written by pipeline.impersonation._finding): those are the stills worth showing.
+_FACE_FRAMES = re.compile(r"frames at t=([0-9., ]+) s")
+
+
+def is_face_flag(flag: Flag) -> bool:
+    return flag.decided_by.startswith("face:")
+
+
 def _still_times(flag: Flag) -> list[float]:
-    """Seconds into the clip of the stills shown: the claim's start, middle and end (the clip's
-    first seconds when it does not say where it was cut)."""
+    """Seconds into the clip of the stills shown: a face flag's best frames; otherwise the claim's
+    start, middle and end (the clip's first seconds when it does not say where it was cut)."""
+    span = clip_span(flag.clip_path)
+    m = _FACE_FRAMES.search(flag.evidence) if is_face_flag(flag) and span else None
+    if m:
+        times = [float(x) - span[0] for x in m.group(1).replace(" ", "").split(",") if x]
+        inside = [round(t, 2) for t in times if 0 <= t <= span[1] - span[0]][:3]
+        if inside:
+            return inside
     a, b = _claim_in_clip(flag) or (0.0, (flag.t1_ms - flag.t0_ms) / 1000)
     return [round(a, 2), round((a + b) / 2, 2), round(b, 2)] if b - a >= 1.0 else [round(a, 2)]
 
@@ -161,14 +179,16 @@ def flag_clip(flag_id: IdPath, session: SessionDep, who: UiReviewer) -> FileResp
 
 
 @router.get("/flags/{flag_id}/still/{i}.jpg")
-def flag_still(flag_id: IdPath, i: int, session: SessionDep, who: UiReviewer) -> Response:
+def flag_still(flag_id: IdPath, i: int, session: SessionDep, who: UiReviewer, crop: bool = False) -> Response:
+    """Still `i` of the flag's clip; `crop=true`: the face in it (face flags)."""
     flag = crud.get_or_404(session, Flag, flag_id, "flag")
     times = _still_times(flag) if flag.clip_path and Path(flag.clip_path).is_file() else []
     if not 0 <= i < len(times):
         raise HTTPException(404, f"flag {flag_id} has no still {i}")
-    data = still_jpeg(flag.clip_path, times[i])
+    data = face_crop_jpeg(flag.clip_path, times[i]) if crop else still_jpeg(flag.clip_path, times[i])
     if data is None:
-        raise HTTPException(404, f"the clip of flag {flag_id} has no picture at {times[i]:.1f} s")
+        raise HTTPException(404, f"the clip of flag {flag_id} has no {'face' if crop else 'picture'} "
+                                 f"at {times[i]:.1f} s")
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
