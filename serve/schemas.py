@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["AppealCreate", "AppealDecision", "AppealPublic", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic",
            "AuditPublic", "BlacklistExport", "BlacklistPublic", "BlacklistsPublic", "ChainVerify", "DecisionCreate",
@@ -16,7 +17,17 @@ __all__ = ["AppealCreate", "AppealDecision", "AppealPublic", "ApiKeyCreate", "Ap
            "StreamPublic", "StreamsPublic", "StreamerCreate", "StreamerHistory", "StreamerPublic"]
 
 
-DbId = Annotated[int, Field(ge=1, le=2_147_483_647)]  # 32-bit ids in the database
+def _whole_number(v):
+    # lax int would take true and "3"; JSON Schema's integer is a number with no fraction (3.0 too)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
+        raise ValueError("must be a whole number")
+    return int(v)
+
+
+# Numbers as JSON Schema reads them: an integer is a number with no fraction (3.0 too), never true
+# or "3" (pydantic's lax mode would take both); a number is never true or "3.5".
+DbId = Annotated[int, Field(ge=1, le=2_147_483_647), BeforeValidator(_whole_number)]  # 32-bit ids in the database
+Number = Annotated[float, Field(strict=True)]
 
 
 MAX_STREAM_S = 1e10  # seconds into a recording or stream (~317 years): BIGINT milliseconds hold far more
@@ -177,6 +188,18 @@ def _category_enum(schema: dict) -> None:
     schema["enum"] = list(CATEGORIES)
 
 
+RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+
+
+def _rfc3339(v):
+    # pydantic would also read 13 or "13" as Unix seconds, and a time without a zone; the document
+    # says date-time (RFC 3339: with its zone), and that is what is accepted
+    if not isinstance(v, str) or not re.match(RFC3339, v):
+        raise ValueError("must be an RFC 3339 date-time with its zone, e.g. 2026-11-30T12:00:00Z")
+    return v
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
 Price = Annotated[float, Field(strict=True, ge=0, lt=1e9)]  # strict: true/false are not prices
 ListingText = Annotated[str, Field(max_length=2000)]
 
@@ -193,7 +216,7 @@ class ListingIn(_In):
     certifications: list[ListingText] = Field(default=[], max_length=100)
     price: Price | None = None
     prices: list[Price] = Field(default=[], max_length=1000)
-    stock: Annotated[int, Field(strict=True, ge=0, le=2**53)] | None = None
+    stock: Annotated[int, Field(ge=0, le=2**53), BeforeValidator(_whole_number)] | None = None
     id: Annotated[str, Field(max_length=200)] | None = None
     sku: Annotated[str, Field(max_length=200)] | None = None
 
@@ -244,10 +267,10 @@ class FlagCreate(_In):
     """A flag carrying its own fields (live detectors, vision) rather than pointing at a finding."""
 
     label: str = Field(json_schema_extra=_label_enum)
-    t0: float = Field(ge=0, le=MAX_STREAM_S)
-    t1: float = Field(ge=0, le=MAX_STREAM_S, description="end of the span; a span given end first (t1 < t0) is "
+    t0: Number = Field(ge=0, le=MAX_STREAM_S)
+    t1: Number = Field(ge=0, le=MAX_STREAM_S, description="end of the span; a span given end first (t1 < t0) is "
                                                         "stored as [t1, t0]")
-    score: float = Field(ge=0, le=1)
+    score: Number = Field(ge=0, le=1)
     evidence: str = Field(max_length=10_000)
     segment_text: str = Field(default="", max_length=10_000)
     decided_by: str = Field(min_length=1, max_length=200)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query
@@ -8,7 +7,7 @@ from fastapi import APIRouter, Query
 from serve import crud
 from serve.deps import IdPath, IngestDep, ReviewerDep, SessionDep, SettingsDep
 from serve.schemas import (DecisionCreate, DecisionResult, FlagCreate, FlagPublic, FlagsPublic, IngestRecording,
-                           IngestResult, SanctionPublic)
+                           IngestResult, SanctionPublic, Timestamp)
 from serve.tables import Flag
 
 router = APIRouter(prefix="/flags", tags=["flags"])
@@ -18,8 +17,8 @@ router = APIRouter(prefix="/flags", tags=["flags"])
 def queue(session: SessionDep, who: ReviewerDep,
           status: Literal["open", "confirmed", "dismissed"] = "open",
           label: str | None = Query(None, max_length=64), streamer_id: int | None = Query(None, ge=1, le=2_147_483_647),
-          platform: str | None = Query(None, max_length=64), since: datetime | None = None,
-          until: datetime | None = None, cursor: str | None = Query(None, pattern=crud.FLAG_CURSOR, description="next_cursor of the previous page"),
+          platform: str | None = Query(None, max_length=64), since: Timestamp | None = None,
+          until: Timestamp | None = None, cursor: str | None = Query(None, pattern=crud.FLAG_CURSOR, description="next_cursor of the previous page"),
           limit: int = Query(50, ge=1, le=500)) -> FlagsPublic:
     """The review queue: most severe first, then newest first."""
     rows, nxt = crud.list_flags(session, status=status, label=label, streamer_id=streamer_id, platform=platform,

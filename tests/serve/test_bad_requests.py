@@ -96,3 +96,13 @@ def test_a_nul_in_a_query_value_is_refused_on_every_database(client, keys):
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "entity"], r.text
     r = client.get("/flags", params={"label": "\x00"}, headers=auth(keys["moderator"]))
     assert r.status_code == 422 and "NUL" in r.text
+
+
+def test_times_in_queries_are_rfc3339_with_a_zone(client, keys):
+    """The document says date-time: Unix seconds or a time without its zone are refused, not guessed."""
+    h = auth(keys["moderator"])
+    for bad in ("13", "-43663", "2026-11-30T12:00:00", "2026-11-30"):
+        r = client.get("/flags", params={"since": bad}, headers=h)
+        assert r.status_code == 422 and "RFC 3339" in r.text, (bad, r.text)
+    for good in ("2026-11-30T12:00:00Z", "2026-11-30T20:00:00.5+08:00"):
+        assert client.get("/flags", params={"until": good}, headers=h).status_code == 200

@@ -28,7 +28,7 @@ NO_POSITIVE_ACCEPTANCE = {"POST /gallery"}  # content the schema cannot describe
 
 
 def conformance_failures(app, keys, examples: int) -> tuple[int, int, list[tuple]]:
-    """(operations, requests, failures): each failure (operation, mode, check, status, message, body)."""
+    """(operations, requests, failures): each failure (operation, mode, check, status, message, body, query)."""
     from schemathesis.generation import GenerationMode
     from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -55,7 +55,7 @@ def conformance_failures(app, keys, examples: int) -> tuple[int, int, list[tuple
                 except BaseException as exc:  # schemathesis raises a FailureGroup (a BaseExceptionGroup)
                     for sub in getattr(exc, "exceptions", [exc]):
                         failures.append((op.label, mode.value, type(sub).__name__, resp.status_code,
-                                         " ".join(str(sub).split())[:160], resp.text[:300]))
+                                         " ".join(str(sub).split())[:1200], repr(case.body)[:400], case.query))
 
             try:
                 run()
