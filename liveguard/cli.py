@@ -243,6 +243,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_scan(args: argparse.Namespace) -> int:
+    import shlex
+
+    from liveguard.bench_scan import format_scan_bench, run_scan_bench
+
+    res = run_scan_bench(args.seconds, (*args.snr, None), args.repeat, args.short or None, args.batch_size,
+                         shlex.split(args.scan_args), log=lambda m: print(m, file=sys.stderr, flush=True),
+                         root=Path(args.recordings) if args.recordings else None)
+    print(json.dumps(res, indent=2) if args.json else format_scan_bench(res))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="liveguard", description="Monitor live-commerce streams for illegal claims.")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -316,6 +328,20 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--only", nargs="+", help="run only the paths whose name contains one of these")
     ba.add_argument("--json", action="store_true")
     ba.set_defaults(func=_cmd_bench)
+
+    bs = bsub.add_parser("scan", help="`liveguard scan` against faster-whisper batched, whole processes, on a long "
+                         "recording of real speech with and without a music bed")
+    bs.add_argument("--seconds", type=float, default=636.0, help="length of the long recording (default: %(default)s)")
+    bs.add_argument("--snr", type=float, nargs="+", default=[15.0],
+                    help="music beds to test, dB speech-to-music (a clean recording is always added)")
+    bs.add_argument("--short", type=float, default=60.0,
+                    help="also a short recording of this many seconds, with the first music bed (0: none)")
+    bs.add_argument("--repeat", type=int, default=2, help="runs of each path, interleaved (default: %(default)s)")
+    bs.add_argument("--batch-size", type=int, default=8)
+    bs.add_argument("--scan-args", default="", help="extra options for scan, one string (e.g. '--claims rules')")
+    bs.add_argument("--recordings", metavar="DIR", help="where the built recordings are kept (default: <cache>/bench)")
+    bs.add_argument("--json", action="store_true")
+    bs.set_defaults(func=_cmd_bench_scan)
 
     from liveguard.claims_cli import add_claims_bench_parser, add_claims_parser
     from liveguard.monitor_cli import add_monitor_parsers
