@@ -3,7 +3,11 @@ and after issue #14, in one run, so a shared machine's load falls on both alike.
 
 The rooms are made here with FFmpeg: a textured set (scikit-image's coffee photo), a host (Grace
 Hopper, 150 px face, swaying), a protected person at 40 px walking slowly (the astronaut), an AI
-label and a price sticker that changes every 15 s, over the bundled sample's speech (looped).
+label and a price sticker that changes every 15 s, and a host talking the whole time: real read
+speech (the five LibriVox sentences of Debian's pocketsphinx-testdata and the f5-tts English
+examples, 0.3 s apart, looped), so the plain scan costs what a talking room's does (its ASR is
+the cost that the visual check is compared with). Without pocketsphinx-testdata the bundled
+sample's sparse speech is used and the bench says so.
 
 - *before*: frames scaled to 360 lines, every frame searched whole at 2x and every face described
   (what dlib's upsample 1 did), a 3-s track gap and no joining, OCR of every reading whole with the
@@ -24,7 +28,10 @@ from pathlib import Path
 
 __all__ = ["make_room", "bench_rooms", "format_rooms"]
 
-SPEECH = Path(__file__).resolve().parents[1] / "samples" / "live_room_en.mp4"
+SPEECH = Path(__file__).resolve().parents[1] / "samples" / "live_room_en.mp4"  # fallback: little speech
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")  # Debian pocketsphinx-testdata, 16 kHz
+F5_ENGLISH = ("basic_ref_en.wav", "main.flac", "town.flac", "country.flac")  # in .cache/testdata (scripts/setup.sh)
+SPEECH_GAP_S = 0.3  # pause between sentences of the talking host
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # Debian fonts-wqy-microhei
 
 
@@ -57,8 +64,34 @@ def _text_png(text: str, size: int, colour: tuple, path: Path) -> Path:
     return path
 
 
-def make_room(out: Path, width: int, height: int, duration: float = 60.0, analyzer=None) -> Path:
-    """The bench's live room (module doc) as an H.264/AAC file at 25 fps."""
+def talking_host(out: Path, duration: float, log=print) -> Path:
+    """A WAV of real read speech, sentence after sentence, for `duration` seconds (module doc)."""
+    import wave
+
+    import numpy as np
+
+    from ingest.decode import SAMPLE_RATE, AudioBlock, decode_media
+    from liveguard.voice_calibration import TESTDATA
+
+    clips = sorted(LIBRIVOX.glob("*.wav")) + [TESTDATA / n for n in F5_ENGLISH if (TESTDATA / n).exists()]
+    if not clips:
+        log(f"no {LIBRIVOX} (pocketsphinx-testdata): the room speaks only as much as {SPEECH.name}")
+        return SPEECH
+    gap = np.zeros(int(SPEECH_GAP_S * SAMPLE_RATE), np.float32)
+    one = np.concatenate([part for c in clips for part in
+                          (np.concatenate([b.samples for b in decode_media(c, frame_fps=0)
+                                           if isinstance(b, AudioBlock)]), gap)])
+    audio = np.tile(one, int(np.ceil(duration * SAMPLE_RATE / len(one))))[:int(duration * SAMPLE_RATE)]
+    with wave.open(str(out), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(SAMPLE_RATE)
+        f.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    return out
+
+
+def make_room(out: Path, width: int, height: int, duration: float = 60.0, analyzer=None, log=print) -> Path:
+    """The bench's live room (module doc) as an H.264/AAC file at 25 fps, keyframes every 2 s."""
     import cv2
     import matplotlib
     from PIL import Image
@@ -91,7 +124,8 @@ def make_room(out: Path, width: int, height: int, duration: float = 60.0, analyz
         chain.append(f"[{last}][{4 + i}:v]overlay=x=40:y='H-h-40':enable='between(t,{15 * i},{15 * i + 15})'[s{i}]")
         last = f"s{i}"
     chain.append(f"[{last}]format=yuv420p[v]")
-    _ffmpeg([*inputs, "-stream_loop", "-1", "-i", str(SPEECH), "-filter_complex", ";".join(chain),
+    speech = talking_host(work / "speech.wav", duration, log)
+    _ffmpeg([*inputs, "-stream_loop", "-1", "-i", str(speech), "-filter_complex", ";".join(chain),
              "-map", "[v]", "-map", f"{4 + len(stickers)}:a", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
              "-g", "50", "-c:a", "aac", "-b:a", "64k", "-t", f"{duration}", str(out)])
     return out
@@ -189,7 +223,7 @@ def bench_rooms(heights: list[int], duration: float = 60.0, scans: bool = True, 
             room_dir = Path(tmp) / f"{h}p"
             room_dir.mkdir()
             log(f"{h}p: making a {duration:.0f}-s room")
-            path = make_room(room_dir / "room.mp4", w, h, duration, analyzer)
+            path = make_room(room_dir / "room.mp4", w, h, duration, analyzer, log)
             row = {"before": _visual_path(path, legacy_windows, legacy, gallery, analyzer, reader),
                    "after": _visual_path(path, WindowOptions(), after, gallery, analyzer, reader)}
             log(f"{h}p visual path: {row}")
