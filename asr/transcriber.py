@@ -8,6 +8,8 @@ time. Results come back in input order.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -17,6 +19,7 @@ import numpy as np
 from asr.batch_decode import ChunkResult, DecodeOptions, RawSegment
 from asr.chinese import is_chinese_lang, to_simplified
 from asr.hallucination import GuardOptions, compression_ratio, hallucination_reason
+from asr.joining import KEEP_GAP_S, SpeechChunk, join_windows, joined_seconds, prepare_chunk
 from asr.types import Segment
 from asr.vad import SpeechDetector, VadOptions
 from asr.whisper_model import LoadedWhisper
@@ -28,9 +31,13 @@ from ingest.windows import Window
 
 __all__ = ["AsrOptions", "WindowTranscript", "Transcriber", "prepare_chunk", "pack_chunks", "unpack_result", "tangled", "PackedInput"]
 
-SILENCE_GAP_S = 1.0  # non-speech stretches longer than this inside a chunk are zeroed
+SILENCE_GAP_S = KEEP_GAP_S  # non-speech stretches longer than this inside a chunk are zeroed
 MAX_CONTINUATIONS = 2  # further decoding rounds for chunks Whisper stopped short on
 MIN_REST_S = 0.5  # speech shorter than this left after a stop is not worth another round
+# ... in joined inputs (asr.joining), where Whisper's last timestamp often falls a few tenths early
+# (whole-second timestamps are common there): 636 s under music, 9 -> 4 extra encoder passes and
+# WER 7.6 -> 7.0% at 1.0 s (the short rests decoded to low-confidence single words).
+MIN_JOINED_REST_S = 1.0
 MAX_INPUT_S = 30.0  # Whisper's input length
 PACK_GAP_S = 2.0  # silence between chunks packed into one input (at 1 s Whisper still ran sentences together)
 
@@ -43,10 +50,18 @@ class AsrOptions:
     guards: GuardOptions = field(default_factory=GuardOptions)
     use_vad: bool = True  # off: every window is decoded whole (for benchmarks against plain Whisper)
     pack: bool = True  # short chunks share 30-s inputs (see Transcriber._decode_all)
+    # consecutive windows of one stream share 30-s inputs, their pauses shortened (asr.joining):
+    # for recordings (scan). Off: one input per window, as live windows come one at a time.
+    join: bool = False
+    # windows read and checked by VAD this far ahead in a helper thread, so decoding the file and
+    # VAD (PyAV and onnxruntime release the GIL) overlap Whisper on the other core; 0: inline
+    prefetch: int = 0
 
     def __post_init__(self):
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.prefetch < 0:
+            raise ValueError(f"prefetch must be >= 0, got {self.prefetch}")
 
 
 @dataclass
@@ -56,38 +71,18 @@ class WindowTranscript:
     speech_s: float  # seconds VAD found speech in
 
 
-@dataclass
-class _Chunk:
-    window: Window
-    offset: int  # first sample of the chunk inside the window
-    audio: np.ndarray
-    spans: list[tuple[int, int]]  # speech spans, chunk-relative samples
-
-
-def prepare_chunk(window: Window, spans: list[tuple[int, int]]) -> _Chunk | None:
-    """The part of the window Whisper should hear, or None when there is no speech."""
-    if not spans:
-        return None
-    start, end = spans[0][0], spans[-1][1]
-    audio = window.audio[start:end].copy()
-    gap = int(SILENCE_GAP_S * SAMPLE_RATE)
-    rel = [(s - start, e - start) for s, e in spans]
-    for (_, prev_end), (next_start, _) in zip(rel, rel[1:]):
-        if next_start - prev_end > gap:
-            audio[prev_end:next_start] = 0.0
-    return _Chunk(window, start, audio, rel)
-
-
-def _continuation(chunk: _Chunk, resume_at: float) -> _Chunk | None:
+def _continuation(chunk: SpeechChunk, resume_at: float, min_rest_s: float = MIN_REST_S) -> SpeechChunk | None:
     """The part of `chunk` from `resume_at` seconds on, or None when no speech is left there."""
     cut = int(resume_at * SAMPLE_RATE)
-    spans = [(max(s - cut, 0), e - cut) for s, e in chunk.spans if e - cut > MIN_REST_S * SAMPLE_RATE]
+    spans = [(max(s - cut, 0), e - cut) for s, e in chunk.spans if e - cut > min_rest_s * SAMPLE_RATE]
     # padding makes VAD spans end a little after the words; require real speech left, not padding
-    if sum(e - s for s, e in spans) < MIN_REST_S * SAMPLE_RATE:
+    if sum(e - s for s, e in spans) < min_rest_s * SAMPLE_RATE:
         return None
-    if not spans or len(chunk.audio) - cut < MIN_REST_S * SAMPLE_RATE:
+    if not spans or len(chunk.audio) - cut < min_rest_s * SAMPLE_RATE:
         return None
-    return _Chunk(chunk.window, chunk.offset + cut, chunk.audio[cut:], spans)
+    rest = chunk.part(cut)
+    rest.spans = spans
+    return rest
 
 
 def _resume(result: ChunkResult) -> float | None:
@@ -170,29 +165,36 @@ class Transcriber:
     def model_id(self) -> str:
         return self.whisper.model_id
 
-    def _chunk(self, window: Window) -> _Chunk | None:
+    def _spans(self, window: Window) -> list[tuple[int, int]]:
         if self.vad is None:
-            return _Chunk(window, 0, window.audio, [(0, len(window.audio))]) if len(window.audio) else None
-        return prepare_chunk(window, self.vad.spans(window.audio))
+            return [(0, len(window.audio))] if len(window.audio) else []
+        return self.vad.spans(window.audio)
 
-    def _segments(self, chunk: _Chunk, result: ChunkResult) -> list[Segment]:
+    def _joins(self) -> bool:
+        """Windows are joined when asked to and the engine can check each window's language on the
+        shared input (or the language is given): a stream switching language mid-input would
+        otherwise be written in the first language."""
+        return self.opts.join and (hasattr(self.whisper, "decode_packed") or bool(self.opts.decode.language))
+
+    def _segments(self, chunk: SpeechChunk, result: ChunkResult) -> list[Segment]:
         zh = is_chinese_lang(result.language)
-        base = chunk.window.t0 + chunk.offset / SAMPLE_RATE
         out = []
         for raw in result.segments:
             text = to_simplified(raw.text) if zh else raw.text
             reason = hallucination_reason(text, result.avg_logprob, result.no_speech_prob, result.compression_ratio,
                                           _overlaps_speech(raw.start, raw.end, chunk.spans), self.opts.guards)
+            t0 = round(chunk.stream_time(raw.start), 3)
             out.append(Segment(
-                stream_id=chunk.window.stream_id, t0=round(base + raw.start, 3), t1=round(base + raw.end, 3),
+                stream_id=chunk.stream_id, t0=t0, t1=max(t0, round(chunk.stream_time(raw.end, end=True), 3)),
                 text=text, lang="zh" if zh else result.language, avg_logprob=round(result.avg_logprob, 4),
                 no_speech_prob=round(result.no_speech_prob, 4),
                 compression_ratio=round(compression_ratio(text), 3), hallucination=reason is not None,
                 hallucination_reason=reason, model_id=self.model_id))
         return out
 
-    def _decode_all(self, chunks: list[_Chunk]) -> list[list[Segment]]:
-        """Decode chunks as one batch. Whisper pays a full 30-s encoder pass per input however short,
+    def _decode_all(self, chunks: list[SpeechChunk]) -> list[list[Segment]]:
+        """Segments of each chunk (and of the chunks a joined one was split into, after them).
+        Decode chunks as one batch. Whisper pays a full 30-s encoder pass per input however short,
         so short chunks (of any streams) share inputs, laid end to end with silence between, when
         the engine can check per chunk that they speak one language (see `_decode_packed`). Where
         Whisper stopped short of a chunk's end, the rest is decoded in a further round, packed the
@@ -205,7 +207,10 @@ class Transcriber:
             if not todo:
                 break
             if round_ == 0:
-                per_row = self._decode_packed(todo, current, self.opts.decode)
+                per_row = []
+                if any(len(current[i].windows) > 1 for i in todo):
+                    per_row, todo = self._decode_joined(todo, current, segments, languages)
+                per_row += self._decode_packed(todo, current, self.opts.decode)
             else:
                 per_row = []
                 for lang in dict.fromkeys(languages[i] for i in todo):
@@ -217,7 +222,8 @@ class Transcriber:
                 segments[i] += self._segments(current[i], result)
                 # Whisper may also end early with a clean stop (often after a silenced gap) while VAD
                 # heard speech later in the chunk: continue from the end of what it transcribed.
-                rest = _continuation(current[i], resume) if resume is not None else None
+                min_rest = MIN_JOINED_REST_S if self._joins() else MIN_REST_S
+                rest = _continuation(current[i], resume, min_rest) if resume is not None else None
                 if rest is not None and round_ < MAX_CONTINUATIONS:
                     current[i] = rest
                     again.append(i)
@@ -226,7 +232,35 @@ class Transcriber:
             segs.sort(key=lambda seg: seg.t0)
         return segments
 
-    def _decode_packed(self, rows: list[int], current: list[_Chunk], opts: DecodeOptions):
+    def _decode_joined(self, rows: list[int], current: list[SpeechChunk], segments: list, languages: list):
+        """(row, result, resume) of the chunks that join several windows, and the rows left for
+        `_decode_packed`. All go through one encoder pass; the engine detects the language of each
+        window on its own stretch of it, and a chunk whose windows disagree is split back into one
+        chunk per window (new rows, appended), so every window keeps its own language."""
+        joined = [i for i in rows if len(current[i].windows) > 1]
+        rest = [i for i in rows if len(current[i].windows) <= 1]
+        packs = [PackedInput(current[i].audio, current[i].windows) for i in joined]
+        opts = self.opts.decode
+        if opts.language:
+            results = self.whisper.decode([p.audio for p in packs], opts)
+        else:
+            results = self.whisper.decode_packed(packs, opts)
+        out, apart = [], []
+        for i, result in zip(joined, results):
+            if result is not None:
+                out.append((i, result, _resume(result)))
+                continue
+            for _, start, end in current[i].windows:
+                current.append(current[i].part(int(start * SAMPLE_RATE), int(end * SAMPLE_RATE)))
+                segments.append([])
+                languages.append(None)
+                apart.append(len(current) - 1)
+        if apart:  # not packed together again: they have just been found to disagree
+            results = self.whisper.decode([current[i].audio for i in apart], opts)
+            out += [(i, r, _resume(r)) for i, r in zip(apart, results)]
+        return out, rest
+
+    def _decode_packed(self, rows: list[int], current: list[SpeechChunk], opts: DecodeOptions):
         """(row, result, resume point) for each row. Packed inputs go to the engine's decode_packed
         (without one, or with a language given, any engine can decode them); an input whose chunks
         turn out to speak different languages, or whose transcript runs across the silence between
@@ -254,25 +288,93 @@ class Transcriber:
             out += [(i, r, _resume(r)) for i, r in zip(alone, results)]
         return out
 
-    def _flush(self, pending: list[tuple[Window, _Chunk | None]]) -> Iterator[WindowTranscript]:
-        chunks = [c for _, c in pending if c is not None]
-        decoded = iter(self._decode_all(chunks))
-        for window, chunk in pending:
-            if chunk is None:
-                yield WindowTranscript(window, [], 0.0)
-                continue
-            speech = sum(e - s for s, e in chunk.spans) / SAMPLE_RATE
-            yield WindowTranscript(window, next(decoded), speech)
+    def _flush(self, pending: list[tuple[Window, list[tuple[int, int]]]]) -> Iterator[WindowTranscript]:
+        rows = [(k, window, spans) for k, (window, spans) in enumerate(pending) if spans]
+        if self._joins():
+            chunks = join_windows(rows)
+        else:
+            chunks = [prepare_chunk(window, spans, k) for k, window, spans in rows]
+        per_window: list[list[Segment]] = [[] for _ in pending]
+        decoded = self._decode_all(chunks)
+        if not self._joins():
+            for chunk, segs in zip(chunks, decoded):
+                per_window[chunk.windows[0][0]] += segs
+        else:  # a segment of joined windows goes to the window its middle falls in
+            for seg in (seg for segs in decoded for seg in segs):
+                per_window[_window_of(seg, pending)].append(seg)
+        for (window, spans), segs in zip(pending, per_window):
+            segs.sort(key=lambda seg: seg.t0)
+            yield WindowTranscript(window, segs, sum(e - s for s, e in spans) / SAMPLE_RATE)
 
     def transcribe(self, windows: Iterable[Window]) -> Iterator[WindowTranscript]:
-        pending: list[tuple[Window, _Chunk | None]] = []
-        n_chunks = 0
-        for window in windows:
-            chunk = self._chunk(window)
-            pending.append((window, chunk))
-            n_chunks += chunk is not None
-            if n_chunks >= self.opts.batch_size:
+        """Windows in, one WindowTranscript per window out, in input order. Windows are decoded
+        `batch_size` inputs at a time (joined, when the options ask: as many windows as fill them)."""
+        pending: list[tuple[Window, list[tuple[int, int]]]] = []
+        filled = 0.0  # inputs the pending windows fill
+        joins = self._joins()
+        checked = ((window, self._spans(window)) for window in windows)
+        for window, spans in (_ahead(checked, self.opts.prefetch) if self.opts.prefetch else checked):
+            pending.append((window, spans))
+            if spans:
+                filled += joined_seconds(spans) / MAX_INPUT_S if joins else 1
+            if filled >= self.opts.batch_size:
                 yield from self._flush(pending)
-                pending, n_chunks = [], 0
+                pending, filled = [], 0.0
         if pending:
             yield from self._flush(pending)
+
+
+def _window_of(seg: Segment, pending: list[tuple[Window, list]]) -> int:
+    """The pending window of the segment's stream that its middle falls in, else the nearest."""
+    mid = (seg.t0 + seg.t1) / 2
+    best, best_d = 0, float("inf")
+    for k, (window, _) in enumerate(pending):
+        if window.stream_id != seg.stream_id:
+            continue
+        d = max(window.t0 - mid, mid - window.t1, 0.0)
+        if d < best_d or (d == best_d == 0.0 and mid < window.t1):
+            best, best_d = k, d
+            if d == 0.0 and mid < window.t1:
+                break
+    return best
+
+
+def _ahead(items: Iterator, n: int) -> Iterator:
+    """`items`, produced up to `n` ahead in a helper thread. An exception there is raised here, at
+    the point the item it replaced would have come; closing this generator stops the thread."""
+    box: queue.Queue = queue.Queue(maxsize=n)
+    stop = threading.Event()
+    end = object()
+
+    def produce():
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        box.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put((end, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            box.put((end, exc))
+
+    thread = threading.Thread(target=produce, name="asr-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = box.get()
+            if item is end:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -81,7 +83,11 @@ def scan_file(path: str | Path, transcriber: Transcriber, detector: ClaimDetecto
     source = str(path)
     scan = FileScan(source)
     stats = DecodeStats()
-    checker = visual(source) if visual is not None else None
+    # the visual check runs in its own thread beside ASR (dlib's detector, ONNX Runtime and
+    # Whisper release the GIL): on 2 cores the two overlap instead of adding up
+    checker = _VisualThread(visual(source)) if visual is not None else None
+    helper: ThreadPoolExecutor | None = None
+    claims_jobs: list[Future] = []
     try:
         scan.info = probe(path)
         scan.sha256 = sha256_file(path)
@@ -92,15 +98,23 @@ def scan_file(path: str | Path, transcriber: Transcriber, detector: ClaimDetecto
         windows = iter_file_windows(path, stream_id=source, opts=window_opts, stats=stats)
         if checker is not None:
             windows = _checked(windows, checker, scan)
+        # Without a visual check (whose findings come in window order between them), the claims of
+        # each window are found in a helper thread while Whisper works on the next ones: the claims
+        # model (PyTorch, which releases the GIL) then loads and runs on the other core.
+        helper = ThreadPoolExecutor(1, thread_name_prefix="claims") if checker is None else None
         for wt in transcriber.transcribe(windows):
             scan.segments += wt.segments
-            scan.findings += find_claims(wt.segments, detector, source)
+            if helper is not None:
+                claims_jobs.append(helper.submit(find_claims, wt.segments, detector, source))
+            else:
+                scan.findings += find_claims(wt.segments, detector, source)
             scan.audio_s += wt.window.duration
             scan.speech_s += wt.speech_s
             if on_window:
                 on_window(wt.window.duration)
         if checker is not None:
             scan.findings += checker.finish()
+        _gather(claims_jobs, scan)
     except MediaError as exc:
         scan.errors.append(str(exc))
     except LiveGuardError as exc:
@@ -108,7 +122,16 @@ def scan_file(path: str | Path, transcriber: Transcriber, detector: ClaimDetecto
     except Exception as exc:  # noqa: BLE001 - one bad file must never end a batch
         log.exception("unexpected failure on %s", source)
         scan.errors.append(f"{source}: unexpected {type(exc).__name__}: {exc}")
+    finally:
+        if helper is not None:
+            helper.shutdown(wait=True)
+    if claims_jobs:  # the file failed part-way: what was heard before is still checked
+        try:
+            _gather(claims_jobs, scan)
+        except LiveGuardError as exc:
+            scan.errors.append(f"{type(exc).__name__}: {exc}")
     if checker is not None:
+        scan.findings += checker.close()  # a file that failed part-way: what was checked before it
         # One finding per appearance: face and voice of one gallery entry joined, transcript cues
         # ("I am <name>") and overlapping synthetic scores added (pipeline.fusion). Also on a file
         # that failed part-way, so what was found is reported the same way.
@@ -120,7 +143,83 @@ def scan_file(path: str | Path, transcriber: Transcriber, detector: ClaimDetecto
     return scan
 
 
-def _checked(windows: Iterable[Window], checker: VisualChecker, scan: FileScan) -> Iterator[Window]:
+def _gather(jobs: list[Future], scan: FileScan) -> None:
+    """Findings of the claims jobs, in window order (emptying the list)."""
+    while jobs:
+        scan.findings += jobs.pop(0).result()
+
+
+class _VisualThread:
+    """A VisualChecker fed in a worker thread: `feed(window)` queues the window's frames and returns
+    at once (findings come from `finish()`), so decoding and ASR go on while faces and text are
+    checked. Frames waiting for the worker are bounded by QUEUE_BYTES: decoding waits when the
+    worker is that far behind (ASR batches minutes of audio before it starts, and a 60-s 1080p
+    window of frames alone is ~370 MB). An exception in the worker is raised by `finish()`."""
+
+    QUEUE_BYTES = 512 << 20
+
+    def __init__(self, checker: VisualChecker):
+        self.checker = checker
+        self._queue: list[Window | None] = []
+        self._held = 0  # bytes of frames queued
+        self._cond = threading.Condition()
+        self._findings: list[Finding] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="visual-check", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _size(window: Window | None) -> int:
+        return sum(f.image.nbytes for f in window.frames) if window is not None else 0
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._cond.wait()
+                window = self._queue[0]
+            if window is None:
+                return
+            if self._error is None:
+                try:
+                    self._findings += self.checker.feed(window)
+                except BaseException as exc:  # noqa: BLE001 - raised in the scan's thread by finish()
+                    self._error = exc
+            with self._cond:
+                self._queue.pop(0)
+                self._held -= self._size(window)
+                self._cond.notify_all()
+
+    def _put(self, window: Window | None) -> None:
+        size = self._size(window)
+        with self._cond:
+            while self._queue and self._held + size > self.QUEUE_BYTES and self._error is None:
+                self._cond.wait()
+            self._queue.append(window)
+            self._held += size
+            self._cond.notify_all()
+
+    def feed(self, window: Window) -> list[Finding]:
+        self._put(replace(window))  # a copy: the caller drops the frames from its own window
+        return []
+
+    def close(self) -> list[Finding]:
+        """Stop the worker once it has checked what was queued; the findings not yet returned."""
+        if self._thread.is_alive():
+            self._put(None)
+            self._thread.join()
+        out, self._findings = self._findings, []
+        return out
+
+    def finish(self) -> list[Finding]:
+        out = self.close()
+        if self._error is not None:
+            self._findings = out  # still reported by close(), as for a file that failed part-way
+            raise self._error
+        return out + self.checker.finish()
+
+
+def _checked(windows: Iterable[Window], checker: VisualChecker | _VisualThread, scan: FileScan) -> Iterator[Window]:
     """Each window through the visual check before ASR sees it, its frames dropped then: frames are
     decoded at source resolution (a 30-s window of 1080p frames is ~190 MB) and the transcriber
     holds a batch of windows at a time."""

@@ -123,3 +123,38 @@ def test_full_windows_are_transcribed_to_their_end_in_one_encoder_pass(ct2_whisp
         text = " ".join(s.text for s in wt.segments)
         assert wer([w.reference], [text]) <= 0.15, (w.reference, text)
         assert wt.segments[-1].t1 >= w.seconds - 3.0, (w.seconds, wt.segments[-1])
+
+
+def test_joined_windows_of_a_recording_need_fewer_encoder_passes_and_keep_words_and_times(ct2_whisper):
+    """scan's mode: consecutive windows of one recording share 30-s inputs (asr.joining). On ~80 s
+    of real speech with pauses, fewer encoder passes than one per window, WER within 2 points of
+    one input per window, and every segment inside the clip it transcribes."""
+    from ingest.decode import AudioBlock
+    from ingest.windows import WindowOptions, cut_windows
+
+    en = [c for c in reference_clips() if c.lang == "en"]
+    pause = np.zeros(int(1.8 * SAMPLE_RATE), np.float32)
+    audio, spans, t = [], [], 0.0
+    for clip in en[:10]:
+        audio += [clip.audio, pause]
+        spans.append((t, t + clip.seconds))
+        t += clip.seconds + len(pause) / SAMPLE_RATE
+    windows = list(cut_windows([AudioBlock(0.0, np.concatenate(audio))], "rec", WindowOptions(frame_fps=0)))
+    reference = " ".join(c.reference for c in en[:10])
+    rows, texts = {}, {}
+    real = ct2_whisper._features
+    for join in (False, True):
+        rows[join] = []
+        ct2_whisper._features = lambda chunks, _rows=rows[join]: (_rows.append(len(chunks)), real(chunks))[1]
+        try:
+            out = list(Transcriber(ct2_whisper, AsrOptions(batch_size=8, join=join)).transcribe(windows))
+        finally:
+            del ct2_whisper._features
+        assert [wt.window.index for wt in out] == [w.index for w in windows]
+        segs = [s for wt in out for s in wt.segments]
+        texts[join] = " ".join(s.text for s in segs)
+        for s in segs:  # each segment lies within (a little around) the speech of the clips it covers
+            assert any(a - 1.0 <= s.t0 and s.t0 <= b for a, b in spans), s
+            assert any(a <= s.t1 and s.t1 <= b + 1.0 for a, b in spans), s
+    assert sum(rows[True]) < sum(rows[False]), rows
+    assert wer([reference], [texts[True]]) <= wer([reference], [texts[False]]) + 0.02, texts
