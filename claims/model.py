@@ -112,15 +112,22 @@ def __getattr__(name):  # the torch classes are built on first use, so importing
     raise AttributeError(name)
 
 
-def new_claims_net(ckpt, labels: Sequence[str], layers: int):
-    """A ClaimsNet on e5's first `layers` layers (pretrained), with a fresh head."""
-    from .encoder import build_bert
-
+def new_claims_net(ckpt, labels: Sequence[str], layers: int, lite: bool = False):
+    """A ClaimsNet on e5's first `layers` layers (pretrained), with a fresh head. `lite`: the
+    plain-PyTorch encoder (claims.bert_lite; inference only, no transformers import) instead of
+    `transformers.BertModel` (training)."""
     Q4, Net = _make_classes()
     if "emb.word.q4" not in ckpt.tensors:
         raise ModelError("the claims model needs the e5 word table in Q4 form: read_e5(words='q4')")
-    # The random fp32 table BertModel allocates (384 MB) is dropped at once for the 4-bit one.
-    bert = build_bert(ckpt, layers, skip_words=True)
+    if lite:
+        from .bert_lite import build_lite_bert
+
+        bert = build_lite_bert(ckpt, layers)
+    else:
+        from .encoder import build_bert
+
+        # The random fp32 table BertModel allocates (384 MB) is dropped at once for the 4-bit one.
+        bert = build_bert(ckpt, layers, skip_words=True)
     bert.embeddings.word_embeddings = Q4(ckpt.tensors["emb.word.q4"], ckpt.vocab, ckpt.hidden)
     return Net(bert, len(labels))
 
@@ -173,8 +180,9 @@ def verified_meta(model_dir: str | Path) -> dict:
     return meta
 
 
-def load_claims_net(model_dir: str | Path, ckpt=None):
-    """(ClaimsNet in eval mode, meta dict). The weights' sha256 must match the sidecar's."""
+def load_claims_net(model_dir: str | Path, ckpt=None, lite: bool = True):
+    """(ClaimsNet in eval mode, meta dict). The weights' sha256 must match the sidecar's. `lite`
+    (the default, for running it): the plain-PyTorch encoder; False: transformers' BertModel."""
     from safetensors.torch import load_file
 
     from models.e5_convert import read_e5
@@ -182,8 +190,8 @@ def load_claims_net(model_dir: str | Path, ckpt=None):
     meta = verified_meta(model_dir)
     path = Path(model_dir) / WEIGHTS_NAME
     ckpt = ckpt if ckpt is not None else read_e5(words="q4")
-    net = new_claims_net(ckpt, meta["labels"], int(meta["layers"]))
-    state = load_file(str(path))
+    net = new_claims_net(ckpt, meta["labels"], int(meta["layers"]), lite=lite)
+    state = {k: v for k, v in load_file(str(path)).items() if not k.endswith("position_ids")}
     missing, unexpected = net.load_state_dict(state, strict=False)
     missing = [m for m in missing if "word_embeddings" not in m and not m.endswith("position_ids")]
     if missing or unexpected:

@@ -109,7 +109,7 @@ def test_model_hits_point_at_words_not_the_whole_sentence(tiny_model):
     out, ckpt, _ = tiny_model
     net, side = load_claims_net(out, ckpt)
     side = {**side, "thresholds": {lab: 0.0 for lab in side["labels"]}}  # every label fires: spans only
-    det = ModelDetector(net, E5Tokenizer.from_checkpoint(ckpt), side, quantize=False)
+    det = ModelDetector(net, E5Tokenizer.from_checkpoint(ckpt), side, precision="fp32")
     text = "谢谢大家欢迎 原价88今天只要九十九 谢谢大家欢迎"
     for hit in det.detect(text):
         assert text[hit.start:hit.end] == hit.text and 0 < len(hit.text) < len(text)
