@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vision.change import box_area, changed_boxes, grow_box, thumbnail
+from vision.change import box_area, changed_boxes, grow_box, subtract_boxes, thumbnail
 from vision.faces import Box, Face, FaceAnalyzer
 from vision.tracking import FaceTracker, Track, TrackOptions, box_iou
 
@@ -36,6 +36,8 @@ FULL_FRAME_SHARE = 0.6  # regions covering more of the frame than this are searc
 SAME_FACE_IOU = 0.3  # a box overlapping a followed face's last box this much continues it
 BETTER_FRAME = 1.2  # a followed face is described again when it ranks this much above the track's worst best frame
 MIN_REDESCRIBE_S = 1.0  # ... but not more often than this (stream seconds)
+# where a followed face's person is, in face sizes: to each side (shoulders, arms), above (hair, a hat), below
+PERSON_SIDE, PERSON_ABOVE, PERSON_BELOW = 1.5, 1.0, 3.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,10 @@ class WatchOptions:
     full_every_s: float = 10.0  # the whole frame is searched at least this often (stream seconds)
     changed_only: bool = True  # between whole-frame searches, search only changed parts and followed faces
     changed_every_s: float = 2.0  # how often the parts that changed are searched for new faces
-    describe_every_s: float = 3.0  # a followed face gets a new descriptor at least this often
+    # a followed face gets a new descriptor at least this often: someone else stepping into the same place is
+    # noticed within this time (a descriptor costs ~80 ms and holds the GIL, so it stalls ASR's Python too)
+    describe_every_s: float = 10.0
+    explained_by_tracks: bool = True  # changes inside a followed face's search region are not searched again
     best_k: int = 5  # described faces a track keeps as its best (its identity is their mean)
     track_margin: float = 0.75  # a followed face is searched for in its last box grown by this share on each side
     track: TrackOptions = field(default_factory=TrackOptions)
@@ -106,6 +111,14 @@ class FaceWatch:
             thumb = thumbnail(image)
             changed = changed_boxes(self._thumb, thumb, image.shape, margin_px=self.opts.min_face_px)
             self._thumb, self._last_changed = thumb, t
+            if self.opts.explained_by_tracks:
+                # what changed where a followed person is (their face, shoulders, hands) is most likely
+                # their own motion: searched there only for faces of at least half theirs (a 150 px host's
+                # body at ~1x, not 2x); a smaller new face there is found by the next whole-frame search
+                people = [(_person(tr.last_box, image.shape), size) for tr, (_, size) in zip(self.tracker.active, out)
+                          if size > self.opts.min_face_px]
+                out += [(part, size) for c in changed for p, size in people if box_area(part := _intersect(c, p))]
+                changed = subtract_boxes(changed, [p for p, _ in people], overlap_px=self.opts.min_face_px)
             if sum(box_area(r) for r in changed) > FULL_FRAME_SHARE * w * h:
                 self._last_full = t
                 return whole
@@ -151,6 +164,18 @@ class FaceWatch:
 
     def finish(self) -> list[Track]:
         return self.tracker.finish()
+
+
+def _person(face: Box, shape: tuple[int, ...]) -> Box:
+    """Where the person of a face box is (PERSON_*: shoulders, hands, a product held up), clipped to the frame."""
+    fw, fh = face[2] - face[0], face[3] - face[1]
+    h, w = shape[:2]
+    return (max(0, int(face[0] - PERSON_SIDE * fw)), max(0, int(face[1] - PERSON_ABOVE * fh)),
+            min(w, int(face[2] + PERSON_SIDE * fw)), min(h, int(face[3] + PERSON_BELOW * fh)))
+
+
+def _intersect(a: Box, b: Box) -> Box:
+    return max(a[0], b[0]), max(a[1], b[1]), max(max(a[0], b[0]), min(a[2], b[2])), max(max(a[1], b[1]), min(a[3], b[3]))
 
 
 def _dedupe(found: list[tuple[Box, float]]) -> list[tuple[Box, float]]:

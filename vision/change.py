@@ -14,7 +14,8 @@ import numpy as np
 
 from vision.faces import Box
 
-__all__ = ["THUMB_CELL_PX", "DIFF_LEVEL", "thumbnail", "changed_boxes", "merge_boxes", "grow_box", "box_area"]
+__all__ = ["THUMB_CELL_PX", "DIFF_LEVEL", "thumbnail", "changed_boxes", "merge_boxes", "grow_box", "box_area",
+           "subtract_boxes"]
 
 THUMB_CELL_PX = 8  # one thumbnail pixel per 8 x 8 frame pixels
 DIFF_LEVEL = 10.0  # grey levels (of 255) a blurred thumbnail pixel must move to count as changed; H.264 noise is ~2-4
@@ -45,6 +46,29 @@ def grow_box(b: Box, margin: float, shape: tuple[int, ...], min_px: int = 0) -> 
     mx = max(int((b[2] - b[0]) * margin), min_px)
     my = max(int((b[3] - b[1]) * margin), min_px)
     return max(0, b[0] - mx), max(0, b[1] - my), min(w, b[2] + mx), min(h, b[3] + my)
+
+
+def _minus(b: Box, cut: Box) -> list[Box]:
+    """`b` less `cut`: up to four boxes (the strips above, below, left and right of the overlap)."""
+    ix0, iy0, ix1, iy1 = max(b[0], cut[0]), max(b[1], cut[1]), min(b[2], cut[2]), min(b[3], cut[3])
+    if ix0 >= ix1 or iy0 >= iy1:
+        return [b]
+    pieces = [(b[0], b[1], b[2], iy0), (b[0], iy1, b[2], b[3]), (b[0], iy0, ix0, iy1), (ix1, iy0, b[2], iy1)]
+    return [p for p in pieces if box_area(p) > 0]
+
+
+def subtract_boxes(boxes: list[Box], cuts: list[Box], overlap_px: int = 0) -> list[Box]:
+    """The parts of `boxes` outside every box of `cuts`, each part grown by `overlap_px` back into
+    what was cut (within its own box), so that something straddling a cut's edge is still whole
+    in one part. Parts may overlap by that much (merging them would give back the box they came from)."""
+    out = []
+    for b in boxes:
+        parts = [b]
+        for c in cuts:
+            parts = [q for p in parts for q in _minus(p, c)]
+        out += [(max(b[0], p[0] - overlap_px), max(b[1], p[1] - overlap_px), min(b[2], p[2] + overlap_px),
+                 min(b[3], p[3] + overlap_px)) for p in parts]
+    return out
 
 
 def merge_boxes(boxes: list[Box]) -> list[Box]:
