@@ -1,4 +1,4 @@
-"""`liveguard gallery add|list|remove|calibrate-voice` (protected people, blacklisted streamers)
+"""`liveguard gallery add|list|remove|calibrate-voice|calibrate-face` (protected people, blacklisted streamers)
 and `liveguard bench vision`.
 
 Wiring (in liveguard/cli.py's build_parser): `add_vision_parsers(sub, bsub)`; `bsub` is optional.
@@ -78,6 +78,14 @@ def _cmd_calibrate_voice(args: argparse.Namespace) -> int:
 
     report = calibrate_voice(threshold=args.threshold)
     print(json.dumps(report.to_json(), indent=1) if args.json else format_calibration(report))
+    return 0
+
+
+def _cmd_calibrate_face(args: argparse.Namespace) -> int:
+    from liveguard.face_calibration import calibrate_face, format_face_calibration
+
+    report = calibrate_face(variants=args.variants, lfw=args.lfw, threshold=args.threshold)
+    print(json.dumps(report.to_json(), indent=1) if args.json else format_face_calibration(report))
     return 0
 
 
@@ -210,6 +218,14 @@ def add_vision_parsers(sub, bench_sub=None) -> None:
     cv.add_argument("--threshold", type=float, help="mark this threshold (default: the one in use)")
     cv.add_argument("--json", action="store_true")
     cv.set_defaults(func=_cmd_calibrate_voice)
+    cf = gsub.add_parser("calibrate-face", help="same/different-person face print distances on the real faces "
+                         "that install offline (generated sizes, JPEG, light, pose, blur), with false accept / "
+                         "reject rates per threshold")
+    cf.add_argument("--variants", type=int, default=60, help="generated probes per identity")
+    cf.add_argument("--lfw", action="store_true", help="also scikit-image's 100 unnamed LFW crops, as strangers")
+    cf.add_argument("--threshold", type=float, help="mark this threshold (default: the one in use)")
+    cf.add_argument("--json", action="store_true")
+    cf.set_defaults(func=_cmd_calibrate_face)
 
     if bench_sub is not None:
         b = bench_sub.add_parser("vision", help="faces and OCR on generated 720p/1080p live rooms, before and after "
