@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from liveguard.errors import ModelError
+from liveguard.errors import ConfigError, ModelError
 
 from .normalize import normalize
 from .taxonomy import LABELS
@@ -96,11 +96,17 @@ def resolve_precision(precision: str) -> str:
     decisions, within 0.02 of fp32's probabilities on the test split, faster). int8 (dynamic
     quantisation of the encoder) is fastest but moves logits by up to ~6: on the held-out test
     split model-alone F1 0.754 at 2.8% lawful FPR against 0.804 at 2.0% in float (session 7), so
-    it is only for a user who trades that for speed. "auto": bf16 where native, else fp32."""
+    it is only for a user who trades that for speed. "auto": `$LIVEGUARD_CLAIMS_PRECISION` if set,
+    else bf16 where native, else fp32."""
+    import os
+
     from .finetune import cpu_has_bf16
 
+    if precision == "auto":
+        precision = os.environ.get("LIVEGUARD_CLAIMS_PRECISION", "auto").strip().lower() or "auto"
     if precision not in PRECISIONS:
-        raise ValueError(f"claims model precision {precision!r}: one of {', '.join(PRECISIONS)}")
+        raise ConfigError(f"claims model precision {precision!r} (LIVEGUARD_CLAIMS_PRECISION?): one of "
+                          f"{', '.join(PRECISIONS)}")
     if precision == "auto":
         return "bf16" if cpu_has_bf16() else "fp32"
     return precision

@@ -70,3 +70,17 @@ def test_running_the_model_does_not_import_transformers():
             "d = ModelDetector.load(); d.proba(['全网最低价']); print('transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stderr[-2000:]
+
+
+def test_precision_is_float_by_default_and_int8_only_when_asked(monkeypatch):
+    from claims.finetune import cpu_has_bf16
+    from claims.model_detector import resolve_precision
+    from liveguard.errors import ConfigError
+
+    monkeypatch.delenv("LIVEGUARD_CLAIMS_PRECISION", raising=False)
+    assert resolve_precision("auto") == ("bf16" if cpu_has_bf16() else "fp32")
+    monkeypatch.setenv("LIVEGUARD_CLAIMS_PRECISION", "int8")
+    assert resolve_precision("auto") == "int8" and resolve_precision("fp32") == "fp32"
+    monkeypatch.setenv("LIVEGUARD_CLAIMS_PRECISION", "int4")
+    with pytest.raises(ConfigError, match="LIVEGUARD_CLAIMS_PRECISION"):
+        resolve_precision("auto")
