@@ -7,8 +7,8 @@ holds pauses, so one window per input leaves inputs a quarter empty, and a long 
 
 `join_windows` lays the speech of consecutive windows of one stream end to end into inputs of up
 to 30 s: pauses up to `keep_s` stay as they were (Whisper hears the rhythm of the speech), longer
-ones become `gap_s` of silence (measured: 636 s of speech under music, 27 windows + 3 continuation
-passes -> 19 inputs). Each chunk carries `knots`, the points where its samples jump in stream time,
+ones become `gap_s` of silence (636 s of speech under music, `liveguard bench scan`'s recording: one
+input per window took 27 + 3 continuation passes, WER 7.6%; joined, 19 + 2, WER 6.4%; clean: 5.0%). Each chunk carries `knots`, the points where its samples jump in stream time,
 so every timestamp Whisper writes maps back to the recording, and `windows`, the stretch of the
 input each window's speech fills, so the engine checks each window's language on its own stretch
 of the shared encoder output before decoding them as one (see CT2Whisper.decode_packed).
@@ -28,7 +28,9 @@ from ingest.windows import Window
 __all__ = ["SpeechChunk", "prepare_chunk", "join_windows", "joined_seconds", "JOIN_GAP_S", "KEEP_GAP_S"]
 
 KEEP_GAP_S = 1.0  # pauses up to this long are kept as they sound; longer ones are silenced (and shortened)
-JOIN_GAP_S = 1.0  # a longer pause becomes this much silence in a joined input: Whisper still closes a segment
+# a longer pause becomes this much silence in a joined input; Whisper still closes a segment there.
+# Measured on 636 s under music: 1.0 s -> 22 passes, WER 6.9%; 0.5 s -> 21, 6.4%; 0.3 s -> 22, 6.3%.
+JOIN_GAP_S = 0.5
 MAX_INPUT_S = 30.0  # Whisper's input length
 
 

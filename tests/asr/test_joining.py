@@ -24,18 +24,22 @@ def test_speech_of_two_windows_fills_one_input_with_long_pauses_shortened():
     (chunk,) = join_windows(items)
     # 6 s, 1 s of silence, 7.5 + 0.8 + 5.7 s (the short pause across the cut kept as it sounds), 1 s, 3 s
     assert len(chunk.audio) == pytest.approx((6 + JOIN_GAP_S + 14 + JOIN_GAP_S + 3) * SR, abs=2)
+    g = int(JOIN_GAP_S * SR)
     assert np.array_equal(chunk.audio[:6 * SR], a.audio[2 * SR:8 * SR])
-    assert not chunk.audio[6 * SR:7 * SR].any()
-    assert np.array_equal(chunk.audio[7 * SR:int(14.5 * SR)], a.audio[12 * SR:int(19.5 * SR)])
+    assert not chunk.audio[6 * SR:6 * SR + g].any()
+    at = 6 * SR + g  # window a's second stretch, 7.5 s, then the pause across the cut
+    assert np.array_equal(chunk.audio[at:at + int(7.5 * SR)], a.audio[12 * SR:int(19.5 * SR)])
     pause = np.concatenate([a.audio[int(19.5 * SR):], b.audio[:int(0.3 * SR)]])
-    assert np.array_equal(chunk.audio[int(14.5 * SR):int(15.3 * SR)], pause)  # as it sounds, across the cut
+    assert np.array_equal(chunk.audio[at + int(7.5 * SR):at + int(8.3 * SR)], pause)  # as it sounds, across the cut
     # chunk seconds -> stream seconds
+    G = JOIN_GAP_S
     assert chunk.stream_time(0.0) == pytest.approx(102.0)
     assert chunk.stream_time(6.0, end=True) == pytest.approx(108.0)
-    assert chunk.stream_time(7.5) == pytest.approx(112.5)
-    assert chunk.stream_time(16.0) == pytest.approx(121.0)  # past the cut: window b's time
-    assert chunk.stream_time(22.5) == pytest.approx(135.5)
-    assert [(row, round(s, 2), round(e, 2)) for row, s, e in chunk.windows] == [(0, 0.0, 14.5), (1, 15.3, 25.0)]
+    assert chunk.stream_time(6.0 + G + 0.5) == pytest.approx(112.5)
+    assert chunk.stream_time(6.0 + G + 9.0) == pytest.approx(121.0)  # past the cut: window b's time
+    assert chunk.stream_time(6.0 + G + 14.0 + G + 0.5) == pytest.approx(135.5)
+    assert [(row, round(s, 2), round(e, 2)) for row, s, e in chunk.windows] == [
+        (0, 0.0, round(6 + G + 7.5, 2)), (1, round(6 + G + 8.3, 2), round(6 + G + 14 + G + 3, 2))]
 
 
 def test_inputs_never_pass_30_s_and_streams_never_mix():
