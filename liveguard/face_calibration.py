@@ -141,6 +141,9 @@ class FaceCalibration:
                 "threshold": self.threshold, "far": round(self.far(self.threshold), 4),
                 "frr": round(self.frr(self.threshold), 4),
                 "sweep": [{"threshold": t, "far": round(self.far(t), 4), "frr": round(self.frr(t), 4)} for t in SWEEP],
+                "closest_different": sorted(([p.identity, p.variant, k, round(v, 4)] for p in self.probes if p.found
+                                             for k, v in p.distances.items() if k != p.identity),
+                                            key=lambda r: r[3])[:5],
                 "worst_same": sorted(([p.identity, p.variant, round(p.distances[p.identity], 4)]
                                       for p in self.probes if p.found), key=lambda r: -r[2])[:5]}
 
