@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -318,15 +318,20 @@ class Transcriber:
         chunks = join_windows([(k, w, spans) for k, (w, spans) in enumerate(pending) if spans])
         return len(chunks[-1].audio) >= LAST_INPUT_FULL * MAX_INPUT_S * SAMPLE_RATE
 
-    def transcribe(self, windows: Iterable[Window]) -> Iterator[WindowTranscript]:
+    def transcribe(self, windows: Iterable[Window],
+                   on_speech: Callable[[], None] | None = None) -> Iterator[WindowTranscript]:
         """Windows in, one WindowTranscript per window out, in input order. Windows are decoded
-        `batch_size` inputs at a time (joined, when the options ask: as many windows as fill them)."""
+        `batch_size` inputs at a time (joined, when the options ask: as many windows as fill them).
+        `on_speech` is called once, when VAD first hears speech (before it is decoded)."""
         pending: list[tuple[Window, list[tuple[int, int]]]] = []
         filled = 0.0  # inputs the pending windows fill
         joins = self._joins()
         checked = ((window, self._spans(window)) for window in windows)
         for window, spans in (_ahead(checked, self.opts.prefetch) if self.opts.prefetch else checked):
             pending.append((window, spans))
+            if spans and on_speech is not None:
+                on_speech()
+                on_speech = None
             if spans:
                 filled += joined_seconds(spans) / MAX_INPUT_S if joins else 1
             if filled >= self.opts.batch_size and (not joins or self._full_at_end(pending, filled)):

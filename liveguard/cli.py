@@ -38,11 +38,11 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         from claims import load_listing
 
         listing = load_listing(args.listing)
-    # rules + the fine-tuned model. The model (7 s to build on 2 cores) loads in a helper thread
-    # while Whisper loads and the first windows are transcribed; a missing build still ends the
-    # run with its error, after the first file (`claims_ready`).
+    # rules + the fine-tuned model. The model (7 s to build on 2 cores) loads in a helper thread,
+    # started when VAD first hears speech, while Whisper transcribes it: recordings without speech
+    # never pay for it. A missing build still ends the run with its error (`claims.check`).
     detector = make_detector(args.claims, ruleset, listing, model_dir=args.claims_model, eager=False)
-    claims_ready = _in_background(_claims_loader(args)) if args.claims == "combined" else (lambda: None)
+    claims = _Background(_claims_loader(args) if args.claims == "combined" else None)
     paths = collect_inputs(args.paths, all_files=args.all_files)
     if args.paths and not paths:
         print("error: no media files found in " + " ".join(args.paths), file=sys.stderr)
@@ -95,9 +95,9 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             # the gallery's account checks read it per file: this file's account, else the option's
             args.account = attr.account if attr is not None and attr.account else cli_account
             scan = scan_file(path, transcriber, detectors[attr.listing if attr is not None else None], window_opts,
-                             on_window=lambda s: bar.update(round(s, 1)), visual=visual)
+                             on_window=lambda s: bar.update(round(s, 1)), visual=visual, on_speech=claims.start)
             scans.append(scan)
-            claims_ready()  # the claims model failed to load: stop with its error, as before any work
+            claims.check()  # the claims model failed to load: stop with its error, as before any work
             for message in scan.errors:
                 bar.write(f"error: {message}", file=sys.stderr)
             first = write_records(out, scan_records(scan), args.format, first)
@@ -129,26 +129,32 @@ def _claims_loader(args: argparse.Namespace):
     return load
 
 
-def _in_background(fn):
-    """Runs `fn` in a daemon thread; the returned check() waits for it and raises what it raised."""
-    import threading
+class _Background:
+    """`fn` run once in a daemon thread from the first start(); check() waits for it, if started,
+    and raises what it raised."""
 
-    failed: list[BaseException] = []
+    def __init__(self, fn):
+        self.fn, self.thread, self.failed = fn, None, []
 
-    def run():
+    def start(self) -> None:
+        import threading
+
+        if self.fn is None or self.thread is not None:
+            return
+        self.thread = threading.Thread(target=self._run, name="preload", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
         try:
-            fn()
+            self.fn()
         except BaseException as exc:  # noqa: BLE001 - re-raised by check()
-            failed.append(exc)
+            self.failed.append(exc)
 
-    thread = threading.Thread(target=run, name="preload", daemon=True)
-    thread.start()
-
-    def check() -> None:
-        thread.join()
-        if failed:
-            raise failed[0]
-    return check
+    def check(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self.failed:
+            raise self.failed[0]
 
 
 def _visual_factory(args: argparse.Namespace, detector):

@@ -73,8 +73,12 @@ def collect_inputs(paths: Iterable[str | Path], all_files: bool = False) -> list
 def scan_file(path: str | Path, transcriber: Transcriber, detector: ClaimDetector,
               window_opts: WindowOptions = WindowOptions(),
               on_window: Callable[[float], None] | None = None,
-              visual: Callable[[str], VisualChecker] | None = None) -> FileScan:
+              visual: Callable[[str], VisualChecker] | None = None,
+              on_speech: Callable[[], None] | None = None) -> FileScan:
     """Scan one recording. Never raises for bad media; errors land in FileScan.errors.
+
+    `on_speech` is called when VAD first hears speech in the file (the CLI starts loading the
+    claims model then: a recording without speech never pays for it).
 
     `visual(source)`, when given, makes the checker of faces (against the protected gallery),
     on-screen claims and the AI label that sees every window's frames. Its findings and the
@@ -102,10 +106,11 @@ def scan_file(path: str | Path, transcriber: Transcriber, detector: ClaimDetecto
         # each window are found in a helper thread while Whisper works on the next ones: the claims
         # model (PyTorch, which releases the GIL) then loads and runs on the other core.
         helper = ThreadPoolExecutor(1, thread_name_prefix="claims") if checker is None else None
-        for wt in transcriber.transcribe(windows):
+        for wt in (transcriber.transcribe(windows, on_speech=on_speech) if on_speech else transcriber.transcribe(windows)):
             scan.segments += wt.segments
             if helper is not None:
-                claims_jobs.append(helper.submit(find_claims, wt.segments, detector, source))
+                if wt.segments:  # a window without words never waits for the claims model to load
+                    claims_jobs.append(helper.submit(find_claims, wt.segments, detector, source))
             else:
                 scan.findings += find_claims(wt.segments, detector, source)
             scan.audio_s += wt.window.duration
@@ -232,6 +237,7 @@ def _checked(windows: Iterable[Window], checker: VisualChecker | _VisualThread, 
 def scan_files(paths: Iterable[Path], transcriber: Transcriber, detector: ClaimDetector,
                window_opts: WindowOptions = WindowOptions(),
                on_window: Callable[[float], None] | None = None,
-               visual: Callable[[str], VisualChecker] | None = None) -> Iterator[FileScan]:
+               visual: Callable[[str], VisualChecker] | None = None,
+               on_speech: Callable[[], None] | None = None) -> Iterator[FileScan]:
     for path in paths:
-        yield scan_file(path, transcriber, detector, window_opts, on_window, visual)
+        yield scan_file(path, transcriber, detector, window_opts, on_window, visual, on_speech)
