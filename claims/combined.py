@@ -1,15 +1,16 @@
 """Rules + classifier + listing checks, combined by one documented policy.
 
 Policy (per sentence):
-  1. Rules decide first. A rule hit is kept as is: rules are written for precision and carry
-     the exact words, an exception list and the legal basis.
+  1. Rules decide first. A rule hit is kept as is (rules are written for precision and carry
+     the exact words, an exception list and the legal basis) unless the fine-tuned model is
+     sure its label is absent (calibrated probability < RULE_VETO = 0.01, chosen on the
+     calibration writers): the rules' own false positives were most of the combined detector's.
   2. The classifier adds recall: a label is added when the model's probability reaches that
      label's combined threshold (`combined_thresholds` of the model's sidecar). For the
      fine-tuned model (claims-e5@ft4) these are its own thresholds, calibrated on held-out
      calibration writers so that each writer's lawful talk gets at most 3% flagged by the model;
      the older e5-head calibrates them on held-out templates where `rules OR model` scores best.
-     A rule hit is never dropped. When a rule and the model agree, both are named and the score
-     is the larger of the two.
+     When a rule and the model agree, both are named and the score is the larger of the two.
   3. With a product listing, the listing checks (claims/listing.py) add
      `claim_contradicts_listing` and category-aware `medical_claim_non_drug` findings, with
      the listing field as evidence; for a listing of category "drug" (or medical device),
@@ -91,7 +92,10 @@ class CombinedDetector:
             if len(t) > MAX_TEXT_CHARS:
                 raise ValueError(f"text has {len(t)} characters, more than {MAX_TEXT_CHARS}; split it into sentences")
         rule_hits = [list(self.rules.detect(t, langs[i])) if self.rules is not None else [] for i, t in enumerate(texts)]
-        model_hits = self._model_hits(list(texts), rule_hits)
+        model_hits, probs = self._model_hits(list(texts))
+        if probs is not None and hasattr(self.classifier, "vetoes"):
+            rule_hits = [[h for h in hits if not self.classifier.vetoes(h.label, probs[i])]
+                         for i, hits in enumerate(rule_hits)]
         out = []
         for i, text in enumerate(texts):
             hits = rule_hits[i] + model_hits[i]
@@ -110,18 +114,20 @@ class CombinedDetector:
             out.append(_summarise(text, hits, evidence))
         return out
 
-    def _model_hits(self, texts: list[str], rule_hits: list[list[ClaimHit]]) -> list[list[ClaimHit]]:
-        """The classifier's hits per text, in one batch (none without a classifier). They are added
-        to the rules' hits, which are never dropped: rules are reviewed patterns with exceptions,
-        and the model misreads garbled transcripts ("Disturbo-T cure diabetes and lower your blood
-        pressure" scored < 0.05 on every label)."""
+    def _model_hits(self, texts: list[str]) -> tuple[list[list[ClaimHit]], object]:
+        """(the classifier's hits per text, its probabilities) in one batch; no hits and None
+        without a classifier. Until session 7 the model could not veto a rule hit: ft3 in int8
+        scored Whisper's "Disturbo-T cure diabetes and lower your blood pressure" < 0.05 on every
+        label; ft4 in float gives it 0.90 (medical_claim_non_drug), and the veto needs < 0.01."""
         if self.classifier is None or not texts:
-            return [[] for _ in texts]
+            return [[] for _ in texts], None
         combined = self.rules is not None
-        if hasattr(self.classifier, "hits_batch"):  # the fine-tuned model: spans from its attention
-            return self.classifier.hits_batch(texts, combined=combined)
+        if hasattr(self.classifier, "hits_and_proba"):  # the fine-tuned model: spans from its attention
+            return self.classifier.hits_and_proba(texts, combined=combined)
+        if hasattr(self.classifier, "hits_batch"):
+            return self.classifier.hits_batch(texts, combined=combined), None
         probs = self.classifier.proba(texts)
-        return [self.classifier.hits_from_proba(t, probs[i], combined=combined) for i, t in enumerate(texts)]
+        return [self.classifier.hits_from_proba(t, probs[i], combined=combined) for i, t in enumerate(texts)], probs
 
     def detect_batch(self, texts: Sequence[str], langs: Sequence[str | None] | None = None) -> list[list[ClaimHit]]:
         return [list(c.hits) for c in self.classify_batch(texts, langs)]

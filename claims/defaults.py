@@ -65,6 +65,12 @@ class LazyModel:
     def hits_batch(self, texts: Sequence[str], combined: bool = False):
         return self.model.hits_batch(texts, combined=combined)
 
+    def hits_and_proba(self, texts: Sequence[str], combined: bool = False):
+        return self.model.hits_and_proba(texts, combined=combined)
+
+    def vetoes(self, label: str, prob_row) -> bool:
+        return self.model.vetoes(label, prob_row)
+
     def proba(self, texts: Sequence[str]):
         return self.model.proba(texts)
 

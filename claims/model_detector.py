@@ -88,6 +88,11 @@ def attention_span(att: np.ndarray, token_spans: Sequence[tuple[int, int]]) -> t
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
+# A rule hit is dropped when the model gives its label a calibrated probability below this. On the
+# calibration writers (never the test split) rules + model flag 4.7% of lawful talk, 2.6% with
+# the veto at 0.01, F1 0.873 -> 0.879; 0.01 also drops the fewest true hits of the values that
+# meet 3% there with a margin (0.001: 2.8%). Held-out test: 4.6% -> 2.5%, F1 0.811 -> 0.815.
+RULE_VETO = 0.01
 
 
 def resolve_precision(precision: str) -> str:
@@ -172,15 +177,24 @@ class ModelDetector:
 
     def hits_batch(self, texts: Sequence[str], combined: bool = False) -> list[list[ClaimHit]]:
         """Hits per text; `combined`: the thresholds for adding to the rules."""
+        return self.hits_and_proba(texts, combined)[0]
+
+    def hits_and_proba(self, texts: Sequence[str], combined: bool = False) -> tuple[list[list[ClaimHit]], np.ndarray]:
+        """(hits per text, calibrated probabilities (n, labels)): the combined detector needs both."""
         if not texts:
-            return []
+            return [], np.zeros((0, len(self.labels)), np.float32)
         probs, out = self.run(texts)
         th = self.combined_thresholds if combined else self.thresholds
         result = []
         for i, text in enumerate(texts):
             hits = [self._hit(text, out, i, int(j), probs[i, j]) for j in np.flatnonzero(probs[i] >= th)]
             result.append([h for h in hits if h is not None])
-        return result
+        return result, probs
+
+    def vetoes(self, label: str, prob_row: np.ndarray) -> bool:
+        """Whether the model is sure enough that `label` is absent to drop a rule's hit of it."""
+        j = self.labels.index(label) if label in self.labels else None
+        return j is not None and float(prob_row[j]) < RULE_VETO
 
     def _hit(self, text: str, out: ModelOutput, i: int, j: int, score: float) -> ClaimHit | None:
         span = attention_span(out.attention[i][:, j], out.spans[i])

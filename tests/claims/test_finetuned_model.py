@@ -144,7 +144,7 @@ class _FakeModel:
         return [[ClaimHit(lab, 0, 3, t[:3], 0.9, self.name, "x") for lab in self._add] for t in texts]
 
 
-def test_combined_policy_adds_model_labels_and_keeps_every_rule_hit():
+def test_combined_policy_adds_model_labels_and_keeps_rule_hits_of_a_model_without_probabilities():
     from claims import CombinedDetector
 
     text = "这是全网最低价，原价1999今天只要99"
@@ -154,6 +154,37 @@ def test_combined_policy_adds_model_labels_and_keeps_every_rule_hit():
     assert "fear_inducement" in both.labels and both.decided_by["fear_inducement"] == "model:fake@1"
     assert rules_only.labels <= both.labels  # the model never removes a rule's finding
     assert "model:fake@1" in both.decided_by["fake_price"] and "rule:" in both.decided_by["fake_price"]
+
+
+class _SureModel(_FakeModel):
+    """A model that is sure `absent` labels are not in any text (probability 0.001)."""
+
+    labels = ("fake_price", "absolute_terms")
+
+    def __init__(self, absent=()):
+        super().__init__()
+        self._absent = set(absent)
+
+    def hits_and_proba(self, texts, combined=False):
+        import numpy as np
+
+        probs = np.array([[0.001 if lab in self._absent else 0.5 for lab in self.labels] for _ in texts])
+        return self.hits_batch(texts, combined), probs
+
+    def vetoes(self, label, prob_row):
+        from claims.model_detector import RULE_VETO
+
+        return label in self.labels and prob_row[self.labels.index(label)] < RULE_VETO
+
+
+def test_a_rule_hit_is_dropped_only_when_the_model_is_sure_its_label_is_absent():
+    from claims import CombinedDetector
+
+    text = "这是全网最低价，原价1999今天只要99"
+    kept = CombinedDetector(RuleDetector(), _SureModel()).classify(text)
+    assert {"fake_price", "absolute_terms"} <= set(kept.labels)
+    vetoed = CombinedDetector(RuleDetector(), _SureModel(absent=["fake_price"])).classify(text)
+    assert "fake_price" not in vetoed.labels and "absolute_terms" in vetoed.labels
 
 
 def test_health_food_label_subsumes_the_non_drug_one():

@@ -88,8 +88,12 @@ def hd_video(tmp_path_factory):
                   "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac")
 
 
-def test_frames_sampled_and_scaled(hd_video):
-    windows = list(iter_file_windows(hd_video, opts=WindowOptions(frame_fps=2)))
+def test_frames_sampled_at_source_size_up_to_1080_lines_and_scaled_when_asked(hd_video):
+    """By default frames keep the source's size up to 1080 lines (small faces are found in source
+    pixels); `frame_height` scales them down."""
+    native = [f for w in iter_file_windows(hd_video, opts=WindowOptions(frame_fps=2)) for f in w.frames]
+    assert native and all(f.image.shape[:2] == (720, 1280) for f in native)
+    windows = list(iter_file_windows(hd_video, opts=WindowOptions(frame_fps=2, frame_height=360)))
     frames = [f for w in windows for f in w.frames]
     assert len(frames) == pytest.approx(20, abs=2)
     ts = [f.t for f in frames]
