@@ -344,16 +344,9 @@ class Transcriber:
 def _window_of(seg: Segment, pending: list[tuple[Window, list]]) -> int:
     """The pending window of the segment's stream that its middle falls in, else the nearest."""
     mid = (seg.t0 + seg.t1) / 2
-    best, best_d = 0, float("inf")
-    for k, (window, _) in enumerate(pending):
-        if window.stream_id != seg.stream_id:
-            continue
-        d = max(window.t0 - mid, mid - window.t1, 0.0)
-        if d < best_d or (d == best_d == 0.0 and mid < window.t1):
-            best, best_d = k, d
-            if d == 0.0 and mid < window.t1:
-                break
-    return best
+    same = [k for k, (window, _) in enumerate(pending) if window.stream_id == seg.stream_id]
+    return min(same, key=lambda k: (max(pending[k][0].t0 - mid, mid - pending[k][0].t1, 0.0),
+                                    not pending[k][0].t0 <= mid < pending[k][0].t1))
 
 
 def _ahead(items: Iterator, n: int) -> Iterator:
