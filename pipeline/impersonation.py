@@ -53,6 +53,9 @@ class ImpersonationOptions:
     evidence_frames: int = 5  # frame times listed in the evidence, best first
     best_k: int = 5  # a track's appearance print is the mean descriptor of its best k described faces
     rejoin_s: float = 30.0  # matched tracks of one entry less than this apart (stream seconds) are one appearance
+    # live only: an appearance matched and on screen this long is reported while it lasts, not
+    # when it ends (which can be an hour later, plus rejoin_s); later parts of it are not reported again
+    report_after_s: float = 5.0
     track: TrackOptions = field(default_factory=TrackOptions)
     watch: WatchOptions = field(default_factory=WatchOptions)  # detection sizes and schedule (its track: `track`)
 
@@ -197,7 +200,8 @@ def face_matches(windows_frames: Iterable, account: str | None, gallery: Gallery
     return join_appearances(match_tracks(tracks, gallery, account, opts), opts.rejoin_s)
 
 
-def _finding(m: FaceMatch, account: str | None, source: str, opts: ImpersonationOptions) -> Finding:
+def _finding(m: FaceMatch, account: str | None, source: str, opts: ImpersonationOptions,
+             ongoing: bool = False) -> Finding:
     label = get_label(m.label)
     best = sorted(m.matched, key=lambda f: f.quality, reverse=True)[:opts.evidence_frames]
     times = ", ".join(f"{f.t:.1f}" for f in sorted(best, key=lambda f: f.t))
@@ -207,7 +211,8 @@ def _finding(m: FaceMatch, account: str | None, source: str, opts: Impersonation
                 f"(similarity {distance_score(m.distance, opts.threshold)}; mean print of the best "
                 f"{min(opts.best_k, len(m.track.described))} frames, closest frame {m.closest:.3f}); on screen in "
                 f"{len(m.track.faces)} frame(s){joined}, {len(m.matched)} of {len(m.track.described)} described "
-                f"frame(s) within the threshold; frames at t={times} s")
+                f"frame(s) within the threshold; frames at t={times} s"
+                + ("; reported while still on screen" if ongoing else ""))
     return Finding(source=source, t0=round(m.t0, 3), t1=round(m.t1, 3), label=m.label,
                    score=distance_score(m.distance, opts.threshold), evidence=evidence, decided_by=DECIDED_BY,
                    legal_basis=label.legal_basis, severity=label.severity, segment_text="", lang="",
@@ -248,8 +253,9 @@ class VisualChecker:
     """Faces (and, with `voices`, voices) against the gallery, on-screen claims and the AI label,
     for one recording or stream.
 
-    `feed(window)` returns the impersonation findings of appearances that ended by then (so a
-    live monitor gets them `rejoin_s` after the face leaves); `finish()` ends the remaining
+    `feed(window)` returns the impersonation findings of appearances that ended by then; live
+    (`opts.live`), an appearance is reported once it has been matched and on screen
+    `report_after_s`, while it lasts, and not again when it ends. `finish()` ends the remaining
     ones. On-screen claims and the AI label: with `opts.live`, `feed` reports them as soon as
     they are certain (pipeline.screen) and nothing of the timeline is kept; otherwise `finish`
     folds the whole timeline, so each finding spans all it covers (scan). Memory stays bounded
@@ -274,14 +280,46 @@ class VisualChecker:
         self.live_label = LiveLabelWatch(opts.label, source) if opts.live else None
         self.frames_seen = 0
         self._next_ocr_t: float | None = None
+        # live: appearances (by entry) reported while on screen -> when that person was last matched
+        self._reported: dict[tuple, float] = {}
 
     def _track_findings(self, t: float | None, tracks: list[Track]) -> list[Finding]:
-        """Findings of the appearances complete at stream time t (None: the end) after `tracks` ended."""
+        """Findings of the appearances complete at stream time t (None: the end) after `tracks` ended,
+        and (live) of appearances long enough on screen to report before they end."""
         if self.gallery is None:
             return []
-        self.appearances.add(match_tracks(tracks, self.gallery, self.account, self.opts.impersonation))
+        imp = self.opts.impersonation
+        self.appearances.add(match_tracks(tracks, self.gallery, self.account, imp))
+        out = self._ongoing_findings(t) if self.opts.live and t is not None else []
         done = self.appearances.finish() if t is None else self.appearances.ready(t, self.watch.active)
-        return [_finding(m, self.account, self.source, self.opts.impersonation) for m in done if not m.authorised]
+        for m in done:
+            if _key(m) in self._reported:  # its report went out while it was on screen
+                del self._reported[_key(m)]
+            elif not m.authorised:
+                out.append(_finding(m, self.account, self.source, imp))
+        return out
+
+    def _ongoing_findings(self, t: float) -> list[Finding]:
+        """Live: an unauthorised match (ended tracks joined so far, or a track still on screen) that
+        has been on screen `report_after_s` is reported now, once per appearance."""
+        imp = self.opts.impersonation
+        open_now = list(self.appearances.open) + list(match_tracks(self.watch.active, self.gallery, self.account, imp))
+        for m in open_now:
+            if _key(m) in self._reported:
+                self._reported[_key(m)] = max(self._reported[_key(m)], m.t1)
+        # a reported person unseen past the rejoin window whose appearance never completed as a
+        # match (its final print drifted) may be reported again when they come back
+        stale = imp.rejoin_s + imp.track.max_gap_s
+        self._reported = {k: last for k, last in self._reported.items() if t - last <= stale}
+        out = []
+        for m in sorted(open_now, key=lambda m: m.t0):
+            k = _key(m)
+            if m.authorised or k in self._reported:
+                continue
+            if t - min(o.t0 for o in open_now if _key(o) == k) >= imp.report_after_s:
+                self._reported[k] = m.t1
+                out.append(_finding(m, self.account, self.source, imp, ongoing=True))
+        return out
 
     def feed(self, window_or_frames) -> list[Finding]:
         out: list[Finding] = []

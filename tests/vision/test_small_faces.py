@@ -72,3 +72,22 @@ def test_a_track_that_comes_back_after_the_rejoin_window_is_a_new_appearance(ana
               for i, span in enumerate([(0.0, 5.0), (20.0, 30.0), (100.0, 110.0)])]
     joined = join_appearances(match_tracks(tracks, protected_gallery, None), rejoin_s=30.0)
     assert [(m.t0, m.t1, m.tracks) for m in joined] == [(0.0, 30.0, 2), (100.0, 110.0, 1)]
+
+
+def test_live_a_protected_face_that_stays_on_screen_is_reported_while_it_is_there(analyzer, protected_gallery,
+                                                                                    media_dir):
+    """Monitor: a protected face on screen for 40 s is reported within seconds of being matched,
+    not when it leaves (nor 30 s after); the whole appearance gives that one finding."""
+    collins = face_at(astronaut(), 74, analyzer)
+    video = room_video(media_dir / "stays.mp4", (1280, 720), [(collins, "400+3*t", "180", "null")], duration=40.0)
+    checker = VisualChecker(str(video), "cheap_deals_88", protected_gallery, analyzer=analyzer,
+                            opts=VisualOptions(ocr=None, live=True))
+    reported_at, findings = [], []
+    for window in iter_file_windows(video, opts=WindowOptions(max_s=5.0, min_s=2.0)):
+        got = checker.feed(window)
+        reported_at += [window.t1] * len(got)
+        findings += got
+    findings += checker.finish()
+    assert len(findings) == 1, [(f.t0, f.t1, f.evidence[-40:]) for f in findings]
+    assert reported_at and reported_at[0] <= 15.0  # long before the face leaves at 40 s
+    assert "Eileen Collins" in findings[0].evidence and "still on screen" in findings[0].evidence
