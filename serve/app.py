@@ -21,7 +21,7 @@ from serve.db import make_engine, make_sessionmaker
 from serve.errors import invalid
 from serve.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from serve.rescans import RescanWorker, Scanner, default_scanner
-from serve.schemas import NO_NUL
+from serve.schemas import add_string_rules
 from serve.settings import Settings
 
 __all__ = ["create_app"]
@@ -89,11 +89,8 @@ def _document_no_nul(app: FastAPI) -> None:
             for path in doc.get("paths", {}).values():
                 for op in path.values():
                     for param in op.get("parameters", []) if isinstance(op, dict) else []:
-                        if param.get("in") != "query":
-                            continue
-                        for sch in [param.get("schema", {})] + param.get("schema", {}).get("anyOf", []):
-                            if sch.get("type") == "string" and not {"pattern", "enum", "format"} & sch.keys():
-                                sch["pattern"] = NO_NUL
+                        if param.get("in") == "query":
+                            add_string_rules(param.get("schema"), stripped=False)
         return app.openapi_schema
 
     app.openapi = openapi

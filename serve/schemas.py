@@ -64,19 +64,23 @@ NO_NUL = "^[^\\u0000]*$"
 NOT_BLANK = f"^[^\\u0000]*[^\\u0000{_WS}][^\\u0000]*$"
 
 
-def _string_rules(schema: dict, cls=None) -> None:
-    def visit(node) -> None:
-        if not isinstance(node, dict):
-            return
-        if node.get("type") == "string" and not {"pattern", "enum", "format"} & node.keys():
-            node["pattern"] = NOT_BLANK if node.get("minLength", 0) >= 1 else NO_NUL
-        if isinstance(node.get("additionalProperties"), dict):
-            node.setdefault("propertyNames", {"pattern": NO_NUL})  # keys are strings too
-        for sub in node.get("anyOf", []) + [node.get("items"), node.get("additionalProperties")]:
-            visit(sub)
+def add_string_rules(node, stripped: bool = True) -> None:
+    """Give every string in a JSON schema node (nested ones too) without a stricter rule the
+    pattern the boundary enforces: no NUL, and, where the value is `stripped` (body fields) and
+    required non-empty, one character that is not White_Space. Query values are not stripped."""
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "string" and not {"pattern", "enum", "format"} & node.keys():
+        node["pattern"] = NOT_BLANK if stripped and node.get("minLength", 0) >= 1 else NO_NUL
+    if isinstance(node.get("additionalProperties"), dict):
+        node.setdefault("propertyNames", {"pattern": NO_NUL})  # keys are strings too
+    for sub in node.get("anyOf", []) + [node.get("items"), node.get("additionalProperties")]:
+        add_string_rules(sub, stripped)
 
+
+def _string_rules(schema: dict, cls=None) -> None:
     for prop in schema.get("properties", {}).values():
-        visit(prop)
+        add_string_rules(prop)
     schema.update(getattr(cls, "_schema_extra", {}))
 
 

@@ -132,16 +132,17 @@ def flag_page(request: Request, flag_id: IdPath, session: SessionDep, settings: 
     stream = session.get(Stream, flag.stream_id) if flag.stream_id else None
     recording = session.get(Recording, flag.recording_id) if flag.recording_id else None
     has_clip = bool(flag.clip_path and Path(flag.clip_path).is_file())
+    span = clip_span(flag.clip_path) if has_clip else None  # the clip's note, read once per page
     return TEMPLATES.TemplateResponse(request, "flag.html", {
         "flag": flag, "transcript": transcript, "stream": stream, "recording": recording, "who": who,
-        "conflict": conflict, "has_clip": has_clip, "stills": _still_times(flag) if has_clip else [],
+        "conflict": conflict, "has_clip": has_clip, "stills": _still_times(flag, span) if has_clip else [],
         "face_flag": is_face_flag(flag),
-        "clip_at": _claim_in_clip(flag) if has_clip else None})
+        "clip_at": _claim_in_clip(flag, span) if has_clip else None})
 
 
-def _claim_in_clip(flag: Flag) -> tuple[float, float] | None:
-    """(start, end) of the claim in seconds into its clip, when the clip says where it was cut."""
-    span = clip_span(flag.clip_path)
+def _claim_in_clip(flag: Flag, span: tuple[float, float] | None) -> tuple[float, float] | None:
+    """(start, end) of the claim in seconds into its clip, when the clip's `span` (clip_span) says
+    where it was cut."""
     if span is None:
         return None
     return max(0.0, flag.t0_ms / 1000 - span[0]), max(0.0, flag.t1_ms / 1000 - span[0])
@@ -156,17 +157,16 @@ def is_face_flag(flag: Flag) -> bool:
     return flag.decided_by.startswith("face:")
 
 
-def _still_times(flag: Flag) -> list[float]:
+def _still_times(flag: Flag, span: tuple[float, float] | None) -> list[float]:
     """Seconds into the clip of the stills shown: a face flag's best frames; otherwise the claim's
-    start, middle and end (the clip's first seconds when it does not say where it was cut)."""
-    span = clip_span(flag.clip_path)
+    start, middle and end (the clip's first seconds when its `span` does not say where it was cut)."""
     m = _FACE_FRAMES.search(flag.evidence) if is_face_flag(flag) and span else None
     if m:
         times = [float(x) - span[0] for x in m.group(1).replace(" ", "").split(",") if x]
         inside = [round(t, 2) for t in times if 0 <= t <= span[1] - span[0]][:3]
         if inside:
             return inside
-    a, b = _claim_in_clip(flag) or (0.0, (flag.t1_ms - flag.t0_ms) / 1000)
+    a, b = _claim_in_clip(flag, span) or (0.0, (flag.t1_ms - flag.t0_ms) / 1000)
     return [round(a, 2), round((a + b) / 2, 2), round(b, 2)] if b - a >= 1.0 else [round(a, 2)]
 
 
@@ -182,7 +182,8 @@ def flag_clip(flag_id: IdPath, session: SessionDep, who: UiReviewer) -> FileResp
 def flag_still(flag_id: IdPath, i: int, session: SessionDep, who: UiReviewer, crop: bool = False) -> Response:
     """Still `i` of the flag's clip; `crop=true`: the face in it (face flags)."""
     flag = crud.get_or_404(session, Flag, flag_id, "flag")
-    times = _still_times(flag) if flag.clip_path and Path(flag.clip_path).is_file() else []
+    has_clip = bool(flag.clip_path and Path(flag.clip_path).is_file())
+    times = _still_times(flag, clip_span(flag.clip_path)) if has_clip else []
     if not 0 <= i < len(times):
         raise HTTPException(404, f"flag {flag_id} has no still {i}")
     data = face_crop_jpeg(flag.clip_path, times[i]) if crop else still_jpeg(flag.clip_path, times[i])
