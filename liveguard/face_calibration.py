@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from liveguard.calibration_table import distribution, distribution_lines, sweep, sweep_lines
+
 __all__ = ["Identity", "FaceProbe", "FaceCalibration", "identities", "face_variants", "calibrate_face",
            "format_face_calibration"]
 
@@ -126,21 +128,14 @@ class FaceCalibration:
         return float(np.mean(s > t)) if len(s) else float("nan")
 
     def to_json(self) -> dict:
-        def stats(x):
-            if not len(x):
-                return {"n": 0}
-            return {"n": int(len(x)), "min": round(float(x.min()), 4), "p5": round(float(np.percentile(x, 5)), 4),
-                    "median": round(float(np.median(x)), 4), "p95": round(float(np.percentile(x, 95)), 4),
-                    "max": round(float(x.max()), 4)}
-
         real_diff = np.array([v for p in self.probes if p.found for k, v in p.distances.items() if k != p.identity])
         return {"identities": [{"name": n, "source": s} for n, s in self.identities],
                 "probes": len(self.probes), "probes_without_face": sum(not p.found for p in self.probes),
-                "same_person": stats(self.same), "different_real_people": stats(real_diff),
-                "lfw_strangers": {"crops_with_face": self.strangers, **stats(self.stranger_distances)},
+                "same_person": distribution(self.same), "different_real_people": distribution(real_diff),
+                "lfw_strangers": {"crops_with_face": self.strangers, **distribution(self.stranger_distances)},
                 "threshold": self.threshold, "far": round(self.far(self.threshold), 4),
                 "frr": round(self.frr(self.threshold), 4),
-                "sweep": [{"threshold": t, "far": round(self.far(t), 4), "frr": round(self.frr(t), 4)} for t in SWEEP],
+                "sweep": sweep(SWEEP, self.far, self.frr),
                 "closest_different": sorted(([p.identity, p.variant, k, round(v, 4)] for p in self.probes if p.found
                                              for k, v in p.distances.items() if k != p.identity),
                                             key=lambda r: r[3])[:5],
@@ -198,17 +193,9 @@ def format_face_calibration(r: FaceCalibration) -> str:
                                                                     for i in j["identities"]),
              f"{j['probes']} generated probes (face 40-200 px, JPEG, brightness, rotation, squeeze, blur), "
              f"{j['probes_without_face']} with no face found; enrolment = each whole photo", ""]
-    lines.append(f"{'pairs':22s} {'n':>5s} {'min':>6s} {'p5':>6s} {'median':>6s} {'p95':>6s} {'max':>6s}")
-    for name, key in (("same person", "same_person"), ("different real people", "different_real_people"),
-                      ("LFW strangers", "lfw_strangers")):
-        s = j[key]
-        if s.get("n"):
-            lines.append(f"{name:22s} {s['n']:5d} {s['min']:6.3f} {s['p5']:6.3f} {s['median']:6.3f} {s['p95']:6.3f} "
-                         f"{s['max']:6.3f}")
-    lines += ["", f"{'threshold':>9s} {'FAR':>7s} {'FRR':>7s}"]
-    for row in j["sweep"]:
-        mark = "  <- in use" if abs(row["threshold"] - r.threshold) < 1e-9 else ""
-        lines.append(f"{row['threshold']:9.2f} {row['far']:7.2%} {row['frr']:7.2%}{mark}")
+    lines += distribution_lines([("same person", j["same_person"]), ("different real people", j["different_real_people"]),
+                                 ("LFW strangers", j["lfw_strangers"])], 22)
+    lines += ["", *sweep_lines(j["sweep"], r.threshold)]
     lines += ["", f"in use: {r.threshold} (FAR {j['far']:.2%}, FRR {j['frr']:.2%}). FAR counts pairs of "
               f"{len(j['identities'])} real people (and LFW crops, if asked): far too few identities to bound the "
               "false-match rate over a platform's streamers; see docs/vision.md"]

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.decode import SAMPLE_RATE
+from liveguard.calibration_table import distribution, distribution_lines, sweep, sweep_lines
 
 __all__ = ["CalibrationClip", "CalibrationReport", "calibration_clips", "calibrate_voice", "format_calibration"]
 
@@ -91,16 +92,12 @@ class CalibrationReport:
         return next((t for t in SWEEP if self.far(t) == 0.0), SWEEP[-1])
 
     def to_json(self) -> dict:
-        def stats(x):
-            return {"n": int(len(x)), "min": round(float(x.min()), 4), "p5": round(float(np.percentile(x, 5)), 4),
-                    "median": round(float(np.median(x)), 4), "p95": round(float(np.percentile(x, 95)), 4),
-                    "max": round(float(x.max()), 4)}
         return {"clips": [{"speaker": s, "clip": c, "seconds": round(d, 2), "speech_s": round(sp, 2)}
                           for s, c, d, sp in self.clips],
-                "same_speaker": stats(self.same), "different_speaker": stats(self.different),
+                "same_speaker": distribution(self.same), "different_speaker": distribution(self.different),
                 "threshold": self.threshold, "far": round(self.far(self.threshold), 4),
                 "frr": round(self.frr(self.threshold), 4), "zero_far_threshold": self.zero_far_threshold(),
-                "sweep": [{"threshold": t, "far": round(self.far(t), 4), "frr": round(self.frr(t), 4)} for t in SWEEP]}
+                "sweep": sweep(SWEEP, self.far, self.frr)}
 
 
 def calibrate_voice(clips: list[CalibrationClip] | None = None, encoder=None, vad=None,
@@ -136,15 +133,9 @@ def format_calibration(r: CalibrationReport) -> str:
     speakers = sorted({c["speaker"] for c in j["clips"]})
     lines = [f"{len(j['clips'])} clips of {len(speakers)} speakers ({', '.join(speakers)}); "
              "enrolment = one whole clip, probe = each ~3 s speech turn of every other clip", ""]
-    lines.append(f"{'pairs':18s} {'n':>5s} {'min':>6s} {'p5':>6s} {'median':>6s} {'p95':>6s} {'max':>6s}")
-    for name, key in (("same speaker", "same_speaker"), ("different speaker", "different_speaker")):
-        s = j[key]
-        lines.append(f"{name:18s} {s['n']:5d} {s['min']:6.3f} {s['p5']:6.3f} {s['median']:6.3f} {s['p95']:6.3f} "
-                     f"{s['max']:6.3f}")
-    lines += ["", f"{'threshold':>9s} {'FAR':>7s} {'FRR':>7s}"]
-    for row in j["sweep"]:
-        mark = "  <- in use" if abs(row["threshold"] - r.threshold) < 1e-9 else ""
-        lines.append(f"{row['threshold']:9.2f} {row['far']:7.2%} {row['frr']:7.2%}{mark}")
+    lines += distribution_lines([("same speaker", j["same_speaker"]), ("different speaker", j["different_speaker"])],
+                                18)
+    lines += ["", *sweep_lines(j["sweep"], r.threshold)]
     lines += ["", f"in use: {r.threshold} (FAR {j['far']:.2%}, FRR {j['frr']:.2%}); lowest threshold with no false "
               f"accept here: {j['zero_far_threshold']}"]
     return "\n".join(lines)

@@ -13,7 +13,7 @@ import pytest
 MODULES = ["vision", "vision.errors", "vision.faces", "vision.gallery", "vision.tracking", "vision.ocr",
            "vision.ai_label", "pipeline.impersonation", "liveguard.vision_cli",
            "vision.voiceprint", "pipeline.voices", "liveguard.voice_calibration", "vision.appearances", "vision.change",
-           "liveguard.vision_bench", "liveguard.face_calibration"]
+           "liveguard.vision_bench", "liveguard.face_calibration", "liveguard.calibration_table"]
 
 
 @pytest.mark.parametrize("name", MODULES)
