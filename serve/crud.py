@@ -4,6 +4,7 @@ decision is never recorded without its audit row (or the other way round)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -74,11 +75,12 @@ def encode_cursor(*parts: int) -> str:
     return ".".join(map(str, parts))
 
 
-def decode_cursor(cursor: str, n: int) -> list[int]:
-    parts = cursor.split(".")
-    if len(parts) != n or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
+def decode_cursor(cursor: str, pattern: str) -> list[int]:
+    """The numbers of a cursor of `pattern` (FLAG_CURSOR, ID_CURSOR: the API checks the same pattern
+    first); 400 for any other string (the HTML pages take cursors without that check)."""
+    if not re.fullmatch(pattern, cursor):
         raise HTTPException(400, "invalid cursor: pass back the next_cursor of a previous page")
-    return [int(p) for p in parts]
+    return [int(p) for p in cursor.split(".")]
 
 
 # --- flags ---
@@ -98,7 +100,7 @@ def list_flags(session: Session, *, status: str, label: str | None, streamer_id:
     if until:
         q = q.where(Flag.created_at < until)
     if cursor:
-        rank, last_id = (literal(v, BigInteger) for v in decode_cursor(cursor, 2))  # may pass the int32 columns
+        rank, last_id = (literal(v, BigInteger) for v in decode_cursor(cursor, FLAG_CURSOR))  # may pass the int32 columns
         q = q.where(or_(Flag.severity_rank < rank, (Flag.severity_rank == rank) & (Flag.id < last_id)))
     rows = list(session.scalars(q.order_by(Flag.severity_rank.desc(), Flag.id.desc()).limit(limit + 1)))
     nxt = encode_cursor(rows[limit - 1].severity_rank, rows[limit - 1].id) if len(rows) > limit else None

@@ -34,7 +34,7 @@ def list_streams(session: SessionDep, who: StreamReaderDep, platform: str | None
     if monitoring:
         q = q.where(Stream.monitoring == monitoring)
     if cursor:
-        q = q.where(Stream.id > literal(crud.decode_cursor(cursor, 1)[0], BigInteger))  # may pass int32
+        q = q.where(Stream.id > literal(crud.decode_cursor(cursor, crud.ID_CURSOR)[0], BigInteger))  # may pass int32
     rows = list(session.scalars(q.limit(limit + 1)))
     nxt = crud.encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return StreamsPublic(data=[StreamPublic.model_validate(r) for r in rows[:limit]], next_cursor=nxt)
