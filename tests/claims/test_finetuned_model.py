@@ -208,3 +208,37 @@ def test_lone_surrogates_and_long_text_do_not_break_the_tokenizer():
     enc = tok.encode(["\ud800abc", "the best " * 300], max_length=256)
     assert enc.mask[0].sum() >= 3 and enc.mask[1].sum() == 256
     assert enc.spans[0][1][0] == 0  # the replacement keeps offsets on the caller's text
+
+
+def test_length_batches_cover_every_sentence_once_with_little_padding():
+    from claims.model_detector import length_batches
+
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(3, 200, size=257)
+    batches = length_batches(lengths, batch=32, slack=1.3)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(257))
+    for b in batches:
+        assert 1 <= len(b) <= 32
+        # one sentence may start a batch whatever its length; beyond it, padding stays within the slack
+        if len(b) > 1:
+            assert len(b) * lengths[b].max() <= 1.3 * lengths[b].sum()
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_scores_do_not_depend_on_what_else_is_in_the_call(tiny_model, precision):
+    """A sentence's score is the same alone and in a call with sentences of other lengths (the
+    detector cuts calls into length batches, bf16 stores the encoder's weights in bf16)."""
+    from claims.encoder import E5Tokenizer
+    from claims.model import load_claims_net
+    from claims.model_detector import ModelDetector, resolve_precision
+
+    out, ckpt, _ = tiny_model
+    if precision == "bf16" and resolve_precision("auto") != "bf16":
+        pytest.skip("no native bf16 on this CPU")
+    net, side = load_claims_net(out, ckpt)
+    det = ModelDetector(net, E5Tokenizer.from_checkpoint(ckpt), side, precision=precision)
+    texts = ["原价88今天只要九十九"] + [("谢谢大家 欢迎 " * k).strip() for k in range(1, 70)]
+    together = det.proba(texts)
+    alone = np.vstack([det.proba([t]) for t in texts[:5]])
+    assert np.allclose(together[:5], alone, atol=0.02 if precision == "bf16" else 1e-4)
