@@ -329,8 +329,8 @@ def add_claims_parser(subparsers) -> None:
     t.add_argument("--out", help="e5-ft: model directory (default: rebuild the cache's); e5-head: head .npz; "
                    "hf: output directory")
     t.add_argument("--init", help="hf: checkpoint directory to start from")
-    t.add_argument("--layers", type=int, help="e5-ft: e5 layers to keep and fine-tune (default 6)")
-    t.add_argument("--epochs", type=int)
+    t.add_argument("--layers", type=int, help="e5-ft: e5 layers to keep and fine-tune (default 12, all)")
+    t.add_argument("--epochs", type=int, help="e5-ft: passes over the training data (default 3)")
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
     t.set_defaults(func=_cmd_train)
