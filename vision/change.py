@@ -14,8 +14,8 @@ import numpy as np
 
 from vision.faces import Box
 
-__all__ = ["THUMB_CELL_PX", "DIFF_LEVEL", "thumbnail", "changed_boxes", "merge_boxes", "grow_box", "box_area",
-           "subtract_boxes"]
+__all__ = ["THUMB_CELL_PX", "DIFF_LEVEL", "thumbnail", "changed_mask", "mask_boxes", "changed_boxes", "merge_boxes",
+           "grow_box", "box_area", "subtract_boxes"]
 
 THUMB_CELL_PX = 8  # one thumbnail pixel per 8 x 8 frame pixels
 DIFF_LEVEL = 10.0  # grey levels (of 255) a blurred thumbnail pixel must move to count as changed; H.264 noise is ~2-4
@@ -90,18 +90,18 @@ def merge_boxes(boxes: list[Box]) -> list[Box]:
     return out
 
 
-def changed_boxes(prev: np.ndarray | None, cur: np.ndarray, shape: tuple[int, ...], margin_px: int = 24,
-                  min_cells: int = 2) -> list[Box]:
-    """Boxes (frame pixels) around every part of the frame that changed from thumbnail `prev` to
-    `cur`, grown by `margin_px`, overlapping ones merged. No `prev` or a different size: the whole frame."""
-    h, w = shape[:2]
-    if prev is None or prev.shape != cur.shape:
-        return [(0, 0, w, h)]
-    cv2 = _cv2()
-    mask = (np.abs(cur - prev) > DIFF_LEVEL).astype(np.uint8)
+def changed_mask(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """Thumbnail cells (bool, thumbnail-sized) whose blurred grey level moved more than DIFF_LEVEL."""
+    return np.abs(cur - prev) > DIFF_LEVEL
+
+
+def mask_boxes(mask: np.ndarray, shape: tuple[int, ...], margin_px: int = 24, min_cells: int = 2) -> list[Box]:
+    """Boxes (frame pixels) around every group of set cells of a thumbnail-sized `mask`, grown by
+    `margin_px`, overlapping ones merged; groups under `min_cells` (one noisy pixel) are left out."""
     if not mask.any():
         return []
-    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    cv2 = _cv2()
+    mask = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
     n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     boxes = []
     for x, y, bw, bh, area in stats[1:n]:
@@ -111,3 +111,13 @@ def changed_boxes(prev: np.ndarray | None, cur: np.ndarray, shape: tuple[int, ..
                int((y + bh) * THUMB_CELL_PX))
         boxes.append(grow_box(box, 0.0, shape, margin_px))
     return merge_boxes(boxes)
+
+
+def changed_boxes(prev: np.ndarray | None, cur: np.ndarray, shape: tuple[int, ...], margin_px: int = 24,
+                  min_cells: int = 2) -> list[Box]:
+    """Boxes (frame pixels) around every part of the frame that changed from thumbnail `prev` to
+    `cur`, grown by `margin_px`, overlapping ones merged. No `prev` or a different size: the whole frame."""
+    h, w = shape[:2]
+    if prev is None or prev.shape != cur.shape:
+        return [(0, 0, w, h)]
+    return mask_boxes(changed_mask(prev, cur), shape, margin_px, min_cells)

@@ -131,3 +131,47 @@ def test_text_is_read_again_only_where_the_picture_changed():
     # frame 1: the presenter moved, no text changed: nothing recognised; frame 2: only the new sticker
     assert watch.stats.full == 1 and watch.stats.recognised == len(full[0]) + 1
     assert watch.stats.detected_px < 0.6 * watch.stats.frame_px
+
+
+def swaying_room(t: float, sticker: str, over_host: str | None = None) -> np.ndarray:
+    """A 1280 x 720 room whose presenter (a textured panel) sways 40 px between readings, with an AI
+    label and a price sticker; `over_host`: a caption box laid over the presenter."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (1280, 720), (30, 40, 50))
+    yy, xx = np.mgrid[0:360, 0:300]
+    panel = (120 + 60 * np.sin(xx / 9.0) * np.cos(yy / 13.0)).astype(np.uint8)
+    x = 480 if round(t / 2) % 2 == 0 else 520
+    img.paste(Image.fromarray(np.stack([panel, panel * 0.8, panel * 0.6], -1).astype(np.uint8)), (x, 120))
+    draw = ImageDraw.Draw(img)
+    draw.text((1080, 24), "AI生成", font=ImageFont.truetype(str(CJK_FONT), 40), fill=(255, 255, 255))
+    draw.text((80, 600), sticker, font=ImageFont.truetype(str(CJK_FONT), 56), fill=(255, 230, 0))
+    if over_host:
+        draw.rectangle((540, 330, 800, 400), fill=(0, 0, 0))
+        draw.text((555, 340), over_host, font=ImageFont.truetype(str(CJK_FONT), 44), fill=(255, 255, 255))
+    return np.asarray(img)
+
+
+@needs_cjk_font
+def test_text_appearing_mid_stream_is_read_while_the_presenter_keeps_moving():
+    """What keeps changing reading after reading (the presenter) is detected every busy_every_s, not at
+    every reading; an overlay appearing elsewhere is still read at the first reading that shows it,
+    and one laid over the presenter within busy_every_s."""
+    from dataclasses import replace
+
+    from vision.ocr import ScreenWatch
+
+    reader = ScreenReader(OcrOptions())
+    times = [float(t) for t in range(0, 26, 2)]
+    frames = [swaying_room(t, "限时秒杀全网最低价" if t < 10 else "今日特价九十九元", "买一送一" if t >= 14 else None)
+              for t in times]
+    watch, plain = ScreenWatch(reader), ScreenWatch(reader.with_options(replace(reader.opts, busy_every_s=0)))
+    got = [[line.text for line in watch.read(t, f)] for t, f in zip(times, frames)]
+    for t, f in zip(times, frames):
+        plain.read(t, f)
+    assert all("AI生成" in texts for texts in got)  # a static overlay is never lost
+    assert [("今日特价九十九元" in texts) for texts in got] == [t >= 10 for t in times]  # read at once
+    first = next(t for t, texts in zip(times, got) if "买一送一" in texts)
+    assert 14 <= first <= 14 + reader.opts.busy_every_s
+    assert all("买一送一" in texts for t, texts in zip(times, got) if t >= first)
+    assert watch.stats.busy_px > 0 and watch.stats.detected_px < 0.7 * plain.stats.detected_px
