@@ -8,9 +8,13 @@ scaled by 80 / min_face_px). Searching a whole 720p frame for 40 px faces costs 
 
 - the whole frame, on the first frame and then every `full_every_s`;
 - every `changed_every_s`, where the picture changed since the last such search (`vision.change`):
-  a face that was not there before can only appear where pixels changed;
-- on every frame, around each face being followed (its last box grown by `track_margin`, at down
-  to half its size), so a face that holds still is still found and one that moves is followed cheaply.
+  a face that was not there before can only appear where pixels changed. Parts that changed at
+  the search before too (someone walking, a presenter swaying: `BusyCells`) only every
+  `busy_every_s`: a face that steps in where all was still is found at once, one that comes up
+  inside something that keeps moving within `busy_every_s`;
+- on every frame, around each face being followed (its last box and where its last step takes it,
+  grown by `track_margin`, at down to half its size), so a face that holds still is still found
+  and one that moves is followed cheaply.
 
 The 128-d descriptor (~60-80 ms a face) is the other cost. A face that continues a track (same
 place) is described only when the track has fewer than `best_k` described faces, when this frame
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vision.change import box_area, changed_boxes, grow_box, subtract_boxes, thumbnail
+from vision.change import BusyCells, box_area, changed_mask, grow_box, mask_boxes, subtract_boxes, thumbnail
 from vision.faces import Box, Face, FaceAnalyzer
 from vision.tracking import FaceTracker, Track, TrackOptions, box_iou
 
@@ -38,6 +42,7 @@ BETTER_FRAME = 1.2  # a followed face is described again when it ranks this much
 MIN_REDESCRIBE_S = 1.0  # ... but not more often than this (stream seconds)
 # where a followed face's person is, in face sizes: to each side (shoulders, arms), above (hair, a hat), below
 PERSON_SIDE, PERSON_ABOVE, PERSON_BELOW = 1.5, 1.0, 3.0
+MAX_STEP = 2.0  # a followed face's predicted move between frames is capped at this many face widths
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,9 @@ class WatchOptions:
     full_every_s: float = 10.0  # the whole frame is searched at least this often (stream seconds)
     changed_only: bool = True  # between whole-frame searches, search only changed parts and followed faces
     changed_every_s: float = 2.0  # how often the parts that changed are searched for new faces
+    # parts that changed at the last such search too (someone moving: vision.change.BusyCells) are
+    # searched only this often; 0: at every changed-region search
+    busy_every_s: float = 6.0
     # a followed face gets a new descriptor at least this often: someone else stepping into the same place is
     # noticed within this time (a descriptor costs ~80 ms and holds the GIL, so it stalls ASR's Python too)
     describe_every_s: float = 10.0
@@ -57,7 +65,8 @@ class WatchOptions:
     def __post_init__(self):
         if not 20 <= self.min_face_px <= 1000:
             raise ValueError(f"min_face_px must be in 20..1000 (pixels), got {self.min_face_px}")
-        if self.full_every_s < 0 or self.changed_every_s < 0 or self.describe_every_s < 0 or self.best_k < 1 or self.track_margin < 0:
+        if min(self.full_every_s, self.changed_every_s, self.busy_every_s, self.describe_every_s,
+               self.track_margin) < 0 or self.best_k < 1:
             raise ValueError(f"need full_every_s, describe_every_s, track_margin >= 0 and best_k >= 1; got {self}")
 
 
@@ -86,6 +95,7 @@ class FaceWatch:
         self._thumb: np.ndarray | None = None  # as of the last whole-frame or changed-region search
         self._last_full: float | None = None
         self._last_changed = 0.0
+        self._busy = BusyCells(opts.busy_every_s)
 
     @property
     def active(self) -> list[Track]:
@@ -97,19 +107,26 @@ class FaceWatch:
         whole = [((0, 0, w, h), self.opts.min_face_px)]
         if self._last_full is None or t - self._last_full >= self.opts.full_every_s - 1e-6 \
                 or not self.opts.changed_only or self._thumb is None or self._thumb.shape != thumbnail(image).shape:
+            thumb = thumbnail(image)
+            if self.opts.changed_only and self._thumb is not None and self._thumb.shape == thumb.shape:
+                self._busy.fresh(t, changed_mask(self._thumb, thumb))  # what moves, for the next search
+            self._busy.searched_all(t)
             self._last_full = self._last_changed = t
-            self._thumb = thumbnail(image)
+            self._thumb = thumb
             return whole
-        # a followed face is looked for around its last box, at down to half its size (cheap for a
-        # large face: a 150 px host is searched at ~1x, not 2x)
-        out = [(grow_box(tr.last_box, self.opts.track_margin, image.shape, self.opts.min_face_px // 2),
+        # a followed face is looked for around its last box and where its motion takes it, at down to
+        # half its size (cheap for a large face: a 150 px host is searched at ~1x, not 2x)
+        out = [(grow_box(_heading(tr, t), self.opts.track_margin, image.shape, self.opts.min_face_px // 2),
                 max(self.opts.min_face_px, int(0.5 * min(tr.last_box[2] - tr.last_box[0],
                                                          tr.last_box[3] - tr.last_box[1]))))
                for tr in self.tracker.active]
         if t - self._last_changed >= self.opts.changed_every_s - 1e-6:
             # new faces: everything that changed since the last such search, at the smallest size
             thumb = thumbnail(image)
-            changed = changed_boxes(self._thumb, thumb, image.shape, margin_px=self.opts.min_face_px)
+            # what keeps moving search after search (a person walking, a presenter swaying) is searched
+            # every busy_every_s; what changed only now (someone stepping in) at once
+            fresh = self._busy.fresh(t, changed_mask(self._thumb, thumb))
+            changed = mask_boxes(fresh, image.shape, margin_px=self.opts.min_face_px)
             self._thumb, self._last_changed = thumb, t
             if self.opts.explained_by_tracks:
                 # what changed where a followed person is (their face, shoulders, hands) is most likely
@@ -121,6 +138,7 @@ class FaceWatch:
                 changed = subtract_boxes(changed, [p for p, _ in people], overlap_px=self.opts.min_face_px)
             if sum(box_area(r) for r in changed) > FULL_FRAME_SHARE * w * h:
                 self._last_full = t
+                self._busy.searched_all(t)
                 return whole
             out += [(r, self.opts.min_face_px) for r in changed]
         return out
@@ -132,7 +150,7 @@ class FaceWatch:
         self.stats.frames += 1
         self.stats.frame_px += h * w
         self.stats.searched_px += min(h * w, sum(box_area(r) for r, _ in searches))
-        self.stats.full_searches += searches[0][0] == (0, 0, w, h)
+        self.stats.full_searches += bool(searches) and searches[0][0] == (0, 0, w, h)
         found: list[tuple[Box, float]] = []
         for region, min_px in searches:
             found += self.analyzer.detector.detect_scaled(image, min_px, region)
@@ -164,6 +182,22 @@ class FaceWatch:
 
     def finish(self) -> list[Track]:
         return self.tracker.finish()
+
+
+def _heading(track: Track, t: float) -> Box:
+    """The followed face's last box joined with where it will be at t if it keeps moving as it did
+    between its last two faces (at most MAX_STEP face widths away): a 40 px face walking 40 px a
+    second leaves its last box grown by 75 % within one frame at 1 fps."""
+    box = track.last_box
+    if len(track.faces) < 2 or track.faces[-1].t - track.faces[-2].t <= 0:
+        return box
+    prev, last = track.faces[-2], track.faces[-1]
+    k = (t - last.t) / (last.t - prev.t)
+    limit = MAX_STEP * (box[2] - box[0])
+    dx = max(-limit, min(limit, k * (last.box[0] + last.box[2] - prev.box[0] - prev.box[2]) / 2))
+    dy = max(-limit, min(limit, k * (last.box[1] + last.box[3] - prev.box[1] - prev.box[3]) / 2))
+    return (int(min(box[0], box[0] + dx)), int(min(box[1], box[1] + dy)), int(max(box[2], box[2] + dx)),
+            int(max(box[3], box[3] + dy)))
 
 
 def _person(face: Box, shape: tuple[int, ...]) -> Box:

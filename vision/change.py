@@ -15,7 +15,7 @@ import numpy as np
 from vision.faces import Box
 
 __all__ = ["THUMB_CELL_PX", "DIFF_LEVEL", "thumbnail", "changed_mask", "mask_boxes", "changed_boxes", "merge_boxes",
-           "grow_box", "box_area", "subtract_boxes"]
+           "grow_box", "box_area", "subtract_boxes", "BusyCells"]
 
 THUMB_CELL_PX = 8  # one thumbnail pixel per 8 x 8 frame pixels
 DIFF_LEVEL = 10.0  # grey levels (of 255) a blurred thumbnail pixel must move to count as changed; H.264 noise is ~2-4
@@ -121,3 +121,37 @@ def changed_boxes(prev: np.ndarray | None, cur: np.ndarray, shape: tuple[int, ..
     if prev is None or prev.shape != cur.shape:
         return [(0, 0, w, h)]
     return mask_boxes(changed_mask(prev, cur), shape, margin_px, min_cells)
+
+
+class BusyCells:
+    """Splits each search's changed cells into *fresh* ones, searched now, and *busy* ones, searched
+    together every `every_s`. A cell is busy when it changed at this search and near (within `reach`
+    cells) one that changed at the last: something keeps moving there (a presenter swaying, a
+    person walking). What appears (an overlay, a face stepping in) changes its cells at one search;
+    if it then holds still it was fresh when it came, and if it keeps moving it is searched within
+    `every_s`. `every_s` = 0: every changed cell is fresh."""
+
+    def __init__(self, every_s: float, reach: int = 2):
+        self.every_s, self.reach = every_s, reach
+        self.deferred_px = 0  # frame pixels of busy cells (counted once per search they were busy at)
+        self._moved: np.ndarray | None = None  # cells that changed at the last search
+        self._pending: np.ndarray | None = None  # busy cells not searched since
+        self._last = 0.0  # when busy cells were last searched
+
+    def searched_all(self, t: float) -> None:
+        """The whole frame was searched at t: nothing is pending."""
+        self._pending, self._last = None, t
+
+    def fresh(self, t: float, moved: np.ndarray | None) -> np.ndarray | None:
+        """The cells of `moved` (this search's changed cells; None: the frame changed size) to search now."""
+        prev, self._moved = self._moved, moved
+        if moved is None or not self.every_s or prev is None or prev.shape != moved.shape:
+            return moved
+        near = _cv2().dilate(prev.astype(np.uint8), np.ones((2 * self.reach + 1,) * 2, np.uint8)).astype(bool)
+        busy = moved & near
+        self._pending = busy if self._pending is None or self._pending.shape != busy.shape else self._pending | busy
+        self.deferred_px += int(busy.sum()) * THUMB_CELL_PX ** 2
+        if t - self._last >= self.every_s - 1e-6:
+            out, self._pending, self._last = moved | self._pending, None, t
+            return out
+        return moved & ~busy

@@ -26,7 +26,7 @@ import numpy as np
 
 from ingest.decode import VideoFrame
 from liveguard.errors import ModelError
-from vision.change import DIFF_LEVEL, THUMB_CELL_PX, box_area, changed_mask, grow_box, mask_boxes, merge_boxes, thumbnail
+from vision.change import DIFF_LEVEL, BusyCells, box_area, changed_mask, grow_box, mask_boxes, merge_boxes, thumbnail
 from vision.errors import VisionError
 from vision.faces import Box, as_rgb
 
@@ -214,9 +214,8 @@ class ScreenWatch:
         self._thumb: np.ndarray | None = None
         self._last_full: float | None = None
         self._shape: tuple[int, ...] | None = None
-        self._moved: np.ndarray | None = None  # thumbnail cells that changed at the last reading
-        self._pending: np.ndarray | None = None  # busy cells not detected since they changed
-        self._last_busy = 0.0
+        # what keeps changing reading after reading (a presenter moving) is detected every busy_every_s
+        self._busy = BusyCells(self.opts.busy_every_s, BUSY_REACH_CELLS)
 
     def read(self, t: float, image: np.ndarray) -> list[ScreenText]:
         try:
@@ -236,11 +235,12 @@ class ScreenWatch:
         # what changed since the last reading (the whole frame for a first or resized one)
         moved = changed_mask(self._thumb, thumb) if self._thumb is not None and self._thumb.shape == thumb.shape \
             else None
-        fresh = self._fresh(t, moved)
-        if due:
+        fresh = self._busy.fresh(t, moved)
+        self.stats.busy_px = self._busy.deferred_px
+        if due or fresh is None:
             changed = [(0, 0, w, h)]
         else:
-            changed = [(0, 0, w, h)] if fresh is None else mask_boxes(fresh, scaled.shape, margin_px=8)
+            changed = mask_boxes(fresh, scaled.shape, margin_px=8)
         self._thumb, self._shape = thumb, scaled.shape
         if not changed:
             self.stats.reused += 1
@@ -251,7 +251,7 @@ class ScreenWatch:
         regions = merge_boxes(changed + [grow_box(ln.box, 0.0, scaled.shape, 8) for ln in touched])
         if due or sum(box_area(b) for b in regions) > FULL_READ_SHARE * w * h:
             regions, self._last_full = [(0, 0, w, h)], t
-            self._pending, self._last_busy = None, t
+            self._busy.searched_all(t)
             self.stats.full += 1
         kept = [ln for ln in self._lines if not any(_overlap(ln.box, g) for g in regions)]
         quads = [q for g in regions for q in r.detect(scaled, g)]
@@ -270,25 +270,6 @@ class ScreenWatch:
         self.stats.lines_kept += len(kept) + len(new) - len(to_read)
         self._lines = kept + new
         return self._out(t, scale, image.shape)
-
-    def _fresh(self, t: float, moved: np.ndarray | None) -> np.ndarray | None:
-        """The changed cells to detect text in now. A cell that changed at this reading and near one
-        that changed at the last is *busy* (a presenter moving, a product turning): an overlay that
-        appears changes its cells once and then holds still, so busy cells wait and are detected
-        together every `busy_every_s` (text appearing over the presenter is read within that time)."""
-        import cv2
-
-        prev, self._moved = self._moved, moved
-        if moved is None or not self.opts.busy_every_s or prev is None or prev.shape != moved.shape:
-            return moved
-        reach = np.ones((2 * BUSY_REACH_CELLS + 1,) * 2, np.uint8)
-        busy = moved & cv2.dilate(prev.astype(np.uint8), reach).astype(bool)
-        self._pending = busy if self._pending is None else self._pending | busy
-        self.stats.busy_px += int(busy.sum()) * THUMB_CELL_PX ** 2
-        if t - self._last_busy >= self.opts.busy_every_s - 1e-6:
-            fresh, self._pending, self._last_busy = moved | self._pending, None, t
-            return fresh
-        return moved & ~busy
 
     def _out(self, t: float, scale: float, shape: tuple[int, ...]) -> list[ScreenText]:
         lines = sorted(self._lines, key=lambda ln: (ln.box[1], ln.box[0]))

@@ -43,6 +43,49 @@ def test_a_40px_protected_face_is_caught_and_a_40px_stranger_is_not(size, analyz
     assert x_last - x_first > 120  # it is the walking face
 
 
+def test_a_40px_face_walking_twice_its_width_a_second_is_followed_in_every_frame(analyzer, media_dir):
+    """Between searches of what changed (and while its moving region waits as busy), a face is
+    followed where its motion takes it, not only around its last box."""
+    collins = face_at(astronaut(), 40, analyzer)
+    video = room_video(media_dir / "fast_walker.mp4", (1280, 720), [(collins, "100+80*t", "H*0.3", "null")],
+                       duration=8.0)
+    watch = ImpersonationOptions().face_watch(analyzer)
+    frames = [f for w in iter_file_windows(video, opts=WINDOWS) for f in w.frames]
+    tracks = [tr for f in frames for tr in watch.update(f.t, f.image)] + watch.finish()
+    assert len(frames) >= 7 and len(tracks) == 1
+    assert len(tracks[0].faces) >= len(frames) - 1
+    assert tracks[0].faces[-1].box[0] - tracks[0].faces[0].box[0] > 400
+
+
+def test_a_face_stepping_in_is_found_at_the_next_search_and_one_over_something_moving_within_busy_every_s(
+        analyzer, media_dir):
+    """With whole-frame searches far apart, new faces are found only where the picture changed: at
+    once where it had been still, and within busy_every_s where something keeps moving (a swaying
+    panel here), which is searched only that often."""
+    import numpy as np
+
+    from vision.appearances import WatchOptions
+
+    rng = np.random.default_rng(0)
+    panel = np.repeat(np.repeat(rng.integers(40, 220, (40, 40, 3), dtype=np.uint8), 10, 0), 10, 1)  # 400 px
+    collins, hopper = face_at(astronaut(), 48, analyzer), face_at(grace_hopper(), 48, analyzer)
+    video = room_video(media_dir / "stepping_in.mp4", (1280, 720), [
+        (panel, "250+30*sin(1.3*t)", "150", "null"),
+        (collins, "if(lt(t,7),-2000,900)", "380", "null"),  # steps in at 7 s where nothing moved
+        (hopper, "if(lt(t,7),-2000,380)", "250", "null")],  # at 7 s, over the swaying panel
+        duration=16.0)
+    opts = ImpersonationOptions(watch=WatchOptions(full_every_s=30.0))
+    watch = opts.face_watch(analyzer)
+    frames = [f for w in iter_file_windows(video, opts=WINDOWS) for f in w.frames]
+    tracks = [tr for f in frames for tr in watch.update(f.t, f.image)] + watch.finish()
+    first = sorted((tr.t0, tr.faces[0].box[0]) for tr in tracks)
+    assert len(tracks) == 2, first
+    by_place = {("still" if x > 700 else "moving"): t for t, x in first}
+    assert by_place["still"] == pytest.approx(8.0, abs=0.2)  # the first changed-region search after 7 s
+    assert 8.0 <= by_place["moving"] <= 7.0 + opts.watch.busy_every_s
+    assert watch.stats.full_searches == 1
+
+
 def test_a_face_on_screen_for_a_minute_is_one_finding_even_when_mostly_missed(analyzer, protected_gallery,
                                                                               media_dir):
     collins = face_at(astronaut(), 74, analyzer)
@@ -91,3 +134,13 @@ def test_live_a_protected_face_that_stays_on_screen_is_reported_while_it_is_ther
     assert len(findings) == 1, [(f.t0, f.t1, f.evidence[-40:]) for f in findings]
     assert reported_at and reported_at[0] <= 15.0  # long before the face leaves at 40 s
     assert "Eileen Collins" in findings[0].evidence and "still on screen" in findings[0].evidence
+
+
+def test_frames_without_any_face_are_watched_without_error(analyzer):
+    """No face followed and nothing changed: the frame needs no search at all (this raised IndexError)."""
+    import numpy as np
+
+    watch = ImpersonationOptions().face_watch(analyzer)
+    still = np.full((720, 1280, 3), 90, np.uint8)
+    assert [tr for t in range(4) for tr in watch.update(float(t), still)] + watch.finish() == []
+    assert watch.stats.frames == 4 and watch.stats.full_searches == 1
