@@ -322,6 +322,16 @@ class VisualChecker:
         return out
 
     def feed(self, window_or_frames) -> list[Finding]:
+        return self.feed_faces(window_or_frames) + self.feed_text(window_or_frames)
+
+    @property
+    def parts(self) -> int:
+        """How many of the two independent parts (faces and voices; on-screen text) are on."""
+        return (self.gallery is not None or self.voices is not None) + (self.reader is not None)
+
+    def feed_faces(self, window_or_frames) -> list[Finding]:
+        """The faces (and voices) half of `feed`. It shares no state with `feed_text`, so the two may
+        run in two threads at once (dlib and ONNX Runtime release the GIL; pipeline.scan does)."""
         out: list[Finding] = []
         if self.voices is not None and hasattr(window_or_frames, "audio"):
             out += self.voices.feed(window_or_frames)
@@ -329,7 +339,15 @@ class VisualChecker:
             self.frames_seen += 1
             if self.gallery is not None:
                 out += self._track_findings(frame.t, self.watch.update(frame.t, frame.image))
-            if self.reader is not None and (self._next_ocr_t is None or frame.t >= self._next_ocr_t - 1e-6):
+        return out
+
+    def feed_text(self, window_or_frames) -> list[Finding]:
+        """The on-screen text half of `feed` (claims on screen, the AI label)."""
+        out: list[Finding] = []
+        if self.reader is None:
+            return out
+        for frame in iter_frames([window_or_frames]):
+            if self._next_ocr_t is None or frame.t >= self._next_ocr_t - 1e-6:
                 self._next_ocr_t = frame.t + self.reader.opts.interval_s
                 lines = (self.screen.read(frame.t, frame.image) if self.screen is not None
                          else self.reader.read(frame.image, frame.t))

@@ -155,53 +155,69 @@ def _gather(jobs: list[Future], scan: FileScan) -> None:
 
 
 class _VisualThread:
-    """A VisualChecker fed in a worker thread: `feed(window)` queues the window's frames and returns
+    """A VisualChecker fed in worker threads: `feed(window)` queues the window's frames and returns
     at once (findings come from `finish()`), so decoding and ASR go on while faces and text are
-    checked. Frames waiting for the worker are bounded by QUEUE_BYTES: decoding waits when the
-    worker is that far behind (ASR batches minutes of audio before it starts, and a 60-s 1080p
-    window of frames alone is ~370 MB). An exception in the worker is raised by `finish()`."""
+    checked. A VisualChecker with both faces and on-screen text on gets a thread for each
+    (`feed_faces`, `feed_text`: they share no state, and dlib and ONNX Runtime release the GIL),
+    so the check takes as long as the longer of the two, not their sum. Frames waiting are bounded
+    by QUEUE_BYTES: decoding waits when the workers are that far behind (ASR batches minutes of
+    audio before it starts, and a 60-s 1080p window of frames alone is ~370 MB). An exception in a
+    worker is raised by `finish()`."""
 
     QUEUE_BYTES = 512 << 20
 
     def __init__(self, checker: VisualChecker):
         self.checker = checker
-        self._queue: list[Window | None] = []
+        split = getattr(checker, "parts", 1) == 2
+        parts = [checker.feed_faces, checker.feed_text] if split else [checker.feed]
+        self._queues: list[list[Window | None]] = [[] for _ in parts]
+        self._left: dict[int, int] = {}  # id(window) -> workers yet to check it
         self._held = 0  # bytes of frames queued
         self._cond = threading.Condition()
         self._findings: list[Finding] = []
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name="visual-check", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._work, args=(q, part), name=f"visual-check-{i}", daemon=True)
+                         for i, (q, part) in enumerate(zip(self._queues, parts))]
+        for thread in self._threads:
+            thread.start()
 
     @staticmethod
     def _size(window: Window | None) -> int:
         return sum(f.image.nbytes for f in window.frames) if window is not None else 0
 
-    def _work(self) -> None:
+    def _work(self, queue: list[Window | None], part: Callable[[Window], list[Finding]]) -> None:
         while True:
             with self._cond:
-                while not self._queue:
+                while not queue:
                     self._cond.wait()
-                window = self._queue[0]
+                window = queue[0]
             if window is None:
                 return
+            found: list[Finding] = []
             if self._error is None:
                 try:
-                    self._findings += self.checker.feed(window)
+                    found = part(window)
                 except BaseException as exc:  # noqa: BLE001 - raised in the scan's thread by finish()
                     self._error = exc
             with self._cond:
-                self._queue.pop(0)
-                self._held -= self._size(window)
+                self._findings += found
+                queue.pop(0)
+                self._left[id(window)] -= 1
+                if not self._left[id(window)]:
+                    del self._left[id(window)]
+                    self._held -= self._size(window)
                 self._cond.notify_all()
 
     def _put(self, window: Window | None) -> None:
         size = self._size(window)
         with self._cond:
-            while self._queue and self._held + size > self.QUEUE_BYTES and self._error is None:
+            while self._left and self._held + size > self.QUEUE_BYTES and self._error is None:
                 self._cond.wait()
-            self._queue.append(window)
-            self._held += size
+            for queue in self._queues:
+                queue.append(window)
+            if window is not None:
+                self._left[id(window)] = len(self._queues)
+                self._held += size
             self._cond.notify_all()
 
     def feed(self, window: Window) -> list[Finding]:
@@ -209,11 +225,13 @@ class _VisualThread:
         return []
 
     def close(self) -> list[Finding]:
-        """Stop the worker once it has checked what was queued; the findings not yet returned."""
-        if self._thread.is_alive():
+        """Stop the workers once they have checked what was queued; the findings not yet returned."""
+        if any(thread.is_alive() for thread in self._threads):
             self._put(None)
-            self._thread.join()
-        out, self._findings = self._findings, []
+            for thread in self._threads:
+                thread.join()
+        with self._cond:
+            out, self._findings = self._findings, []
         return out
 
     def finish(self) -> list[Finding]:
