@@ -22,6 +22,7 @@ from vision.ocr import OCR_MODEL_ID, ScreenText
 __all__ = ["LABEL_STRIPPED_SCORE", "screen_text_findings", "ai_label_findings", "LiveScreenText", "LiveLabelWatch"]
 
 LABEL_STRIPPED_SCORE = 0.8  # a rule, not a model: the label was read and then was not, several times
+HIT_CACHE_LINES = 256  # distinct on-screen lines whose claims are remembered per stream
 
 
 def _line_hits(line: ScreenText, detector: ClaimDetector, lang: str) -> dict:
@@ -47,12 +48,24 @@ class LiveScreenText:
         # full extent: the recording's fold, screen_text_findings
         self.detector, self.source, self.lang, self.confirm = detector, source, lang, confirm
         self.open: dict[tuple[str, str], list] = {}  # (label, words) -> [finding, readings, reported]
+        # a line's claims by its text: a sticker is read at every reading for as long as it is on
+        # screen, and the claims model need not see it again each time (the oldest are forgotten)
+        self._hits: dict[str, dict] = {}
+
+    def _hits_of(self, line: ScreenText) -> dict:
+        hits = self._hits.pop(line.text, None)
+        if hits is None:
+            hits = _line_hits(line, self.detector, self.lang)
+            if len(self._hits) >= HIT_CACHE_LINES:
+                del self._hits[next(iter(self._hits))]
+        self._hits[line.text] = hits  # most recently read last
+        return hits
 
     def update(self, t: float, lines: list[ScreenText]) -> list[Finding]:
         """Findings certain after the reading at stream time `t`."""
         out, seen = [], set()
         for line in lines:
-            for label, hit in _line_hits(line, self.detector, self.lang).items():
+            for label, hit in self._hits_of(line).items():
                 key = (label, hit.text)
                 seen.add(key)
                 if key in self.open:

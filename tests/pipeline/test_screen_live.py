@@ -90,3 +90,17 @@ def test_the_visual_checker_reports_screen_findings_while_the_stream_runs_only_w
             assert sorted(f.label for f in during) == ["absolute_terms", "fake_price", "undisclosed_ai_content"]
         else:
             assert during == []  # scan folds the whole timeline at the end
+
+
+def test_a_line_on_screen_for_many_readings_goes_to_the_claims_detector_once():
+    class Counting(RuleDetector):
+        calls = []
+
+        def detect(self, text, lang=None):
+            self.calls.append(text)
+            return super().detect(text, lang)
+
+    det = Counting()
+    scan = screen_text_findings(TIMELINE, det, "room1")
+    assert sorted(det.calls) == sorted({STICKER, "AI生成"})  # 13 readings, two distinct lines
+    assert scan == screen_text_findings(TIMELINE, RuleDetector(), "room1")  # the same findings
