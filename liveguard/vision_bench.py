@@ -26,7 +26,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-__all__ = ["make_room", "bench_rooms", "format_rooms"]
+__all__ = ["make_room", "bench_rooms", "format_rooms", "bench_live_rooms", "format_live_rooms"]
 
 SPEECH = Path(__file__).resolve().parents[1] / "samples" / "live_room_en.mp4"  # fallback: little speech
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")  # Debian pocketsphinx-testdata, 16 kHz
@@ -266,4 +266,143 @@ def format_rooms(res: dict) -> str:
             lines.append(f"{name:6s} {s['plain_s']:5.1f}  {s['gallery_ocr_before_s']:6.1f} ({s['ratio_before']:.2f}x)"
                          f"{'':15s}{s['gallery_ocr_after_s']:6.1f} ({s['ratio_after']:.2f}x)  "
                          f"{s['face_findings_before']}/{s['face_findings_after']}")
+    lines.append("findings by label: " + "; ".join(f"{n} {r['findings_by_label']}" for n, r in res["rooms"].items()))
+    return "\n".join(lines)
+
+
+# --- live: N monitors' visual checks at once ---------------------------------------------------------
+
+
+def _timed_monitor():
+    """RayMonitor that records, for every window's visual check, how long after the window's last
+    frame was live (stream start wall clock + window end) its findings were back at the driver."""
+    from pipeline.ray_monitor import RayMonitor
+
+    class TimedMonitor(RayMonitor):
+        def start(self) -> None:
+            self.visual_lags: dict[str, list[float]] = {}
+            self._fed: dict[object, tuple[str, float]] = {}
+            super().start()
+
+        def _feed_visual(self, sid: str, windows: list) -> None:
+            before = set(self.visual_inflight)
+            super()._feed_visual(sid, windows)
+            # windows are fed in order until the stream's backlog is full; the rest are skipped
+            new = [ref for ref in self.visual_inflight if ref not in before]
+            self._fed.update({ref: (sid, w.t1) for ref, w in zip(new, windows)})
+
+        def _collect_visual(self, wait: bool = False) -> None:
+            before = list(self.visual_inflight)
+            super()._collect_visual(wait)
+            now = time.time()
+            for ref in before:
+                if ref not in self.visual_inflight and ref in self._fed:
+                    sid, t1 = self._fed.pop(ref)
+                    snap = self.snapshots.get(sid)
+                    if snap is not None and snap.start_wall is not None:
+                        self.visual_lags.setdefault(sid, []).append(now - (snap.start_wall + t1))
+
+    return TimedMonitor
+
+
+def _live_trial(room: Path, gallery_path: Path, streams: int, work: Path, model: str) -> dict:
+    import os
+
+    from liveguard.monitor_cli import VisualCheckers
+    from pipeline.bench_live import DELAY_BOUND_S, _percentile
+    from pipeline.live import MonitorOptions
+    from pipeline.ray_monitor import StreamSpec
+
+    values = {"gallery": str(gallery_path), "ocr": True, "account": "bench_shop", "min_face_px": 40, "live": True,
+              "claims": "combined", "claims_model": None, "listing": None}
+    ids = [f"s{i + 1}" for i in range(streams)]
+    visual = VisualCheckers({sid: dict(values) for sid in ids}, defaults=values)
+    labels: dict[str, int] = {}
+
+    def count(rec: dict) -> None:
+        if rec.get("type") == "finding":
+            labels[rec["label"]] = labels.get(rec["label"], 0) + 1
+
+    mon = _timed_monitor()([StreamSpec(sid, str(room)) for sid in ids], work, MonitorOptions(), model=model,
+                           visual=visual, on_record=count)
+    load = os.getloadavg()[0]
+    mon.start()
+    t = time.time()
+    try:
+        mon.run()
+    finally:
+        mon.stop()
+    wall = time.time() - t
+    lags = [x for v in mon.visual_lags.values() for x in v]
+    asr = [d for ds in mon.processor.delays.values() for d in ds]
+    vis = [d for ds in mon.processor.visual_delays.values() for d in ds]
+    skipped = sum(mon.visual_skipped.values())
+    p95 = _percentile(lags, 0.95)
+
+    def r(x: float) -> float | None:
+        return None if x != x else round(x, 2)  # NaN (no value) is not JSON
+
+    return {"streams": streams, "wall_s": round(wall, 1), "load_before": round(load, 2),
+            "load_after": round(os.getloadavg()[0], 2),
+            "visual_windows": len(lags), "visual_windows_skipped": skipped,
+            "visual_lag_p50_s": r(_percentile(lags, 0.5)), "visual_lag_p95_s": r(p95),
+            "visual_lag_max_s": r(max(lags, default=float("nan"))),
+            "visual_findings": len(vis), "visual_finding_delay_p95_s": r(_percentile(vis, 0.95)),
+            "asr_findings": len(asr), "asr_delay_p95_s": r(_percentile(asr, 0.95)),
+            "findings_by_label": labels, "dropped_windows": sum(s.dropped for s in mon.snapshots.values()),
+            "keeps_up": bool(lags) and p95 < DELAY_BOUND_S and not skipped
+            and sum(s.dropped for s in mon.snapshots.values()) == 0}
+
+
+def bench_live_rooms(heights: list[int], streams: int, duration: float = 60.0, model: str = "whisper-base",
+                     log=print) -> dict:
+    """`bench vision --live N`: N copies of the room played in real time through `monitor` (Ray
+    ingest, batched ASR, one visual actor per stream with the gallery and OCR, as `monitor
+    --gallery --ocr`). Keeps up: visual findings back within DELAY_BOUND_S of their window's end
+    (p95), no window of frames skipped, no audio dropped."""
+    import os
+
+    import ray
+    from skimage import data
+
+    from vision.faces import FaceAnalyzer
+    from vision.gallery import Gallery, enrol_face
+
+    analyzer = FaceAnalyzer()
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    result = {"duration_s": duration, "streams": streams, "cpus": os.cpu_count(), "load_at_start": os.getloadavg()[0],
+              "rooms": {}}
+    with tempfile.TemporaryDirectory(prefix="liveguard-bench-vision-live-") as tmp:
+        gallery = Gallery(Path(tmp) / "gallery.json")
+        gallery.add("Eileen Collins", face_prints=enrol_face(analyzer, data.astronaut()))
+        gallery.save()
+        for h in heights:
+            room_dir = Path(tmp) / f"{h}p"
+            room_dir.mkdir()
+            log(f"{h}p: making a {duration:.0f}-s room")
+            room = make_room(room_dir / "room.mp4", h * 16 // 9, h, duration, analyzer, log)
+            log(f"{h}p: {streams} live streams with visual checks")
+            work = room_dir / "monitor"
+            work.mkdir()
+            result["rooms"][f"{h}p"] = row = _live_trial(room, gallery.path, streams, work, model)
+            log(f"{h}p live: {row}")
+    return result
+
+
+def format_live_rooms(res: dict) -> str:
+    lines = [f"{res['streams']} live {res['duration_s']:.0f}-s rooms at once (monitor --gallery --ocr); visual lag = "
+             "findings of a window back at the driver, seconds after the window's last frame was live",
+             "room   windows  skipped  lag p50  lag p95  lag max  visual findings (p95 delay)  ASR findings (p95 delay)"
+             "  dropped  load  keeps up"]
+
+    def f(x):
+        return "-" if x is None else f"{x:.1f}"
+
+    for name, r in res["rooms"].items():
+        lines.append(f"{name:6s} {r['visual_windows']:7d}  {r['visual_windows_skipped']:7d}  "
+                     f"{f(r['visual_lag_p50_s']):>7s}  {f(r['visual_lag_p95_s']):>7s}  {f(r['visual_lag_max_s']):>7s}  {r['visual_findings']:15d} "
+                     f"({f(r['visual_finding_delay_p95_s'])} s)  {r['asr_findings']:13d} ({f(r['asr_delay_p95_s'])} s)"
+                     f"  {r['dropped_windows']:7d}  {r['load_before']:.1f}  {'yes' if r['keeps_up'] else 'no'}")
+    lines.append("findings by label: " + "; ".join(f"{n} {r['findings_by_label']}" for n, r in res["rooms"].items()))
     return "\n".join(lines)

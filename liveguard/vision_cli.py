@@ -124,6 +124,12 @@ def _cmd_bench_vision(args: argparse.Namespace) -> int:
         from liveguard.vision_bench import bench_rooms, format_rooms
 
         log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
+        if args.live:
+            from liveguard.vision_bench import bench_live_rooms, format_live_rooms
+
+            res = bench_live_rooms(args.heights, args.live, args.duration, log=log)
+            print(json.dumps(res) if args.json else format_live_rooms(res))
+            return 0
         res = bench_rooms(args.heights, args.duration, scans=not args.no_scans, log=log)
         print(json.dumps(res) if args.json else format_rooms(res))
         return 0
@@ -235,6 +241,8 @@ def add_vision_parsers(sub, bench_sub=None) -> None:
         b.add_argument("--heights", type=int, nargs="+", default=[720, 1080], help="room resolutions (lines)")
         b.add_argument("--duration", type=float, default=60.0, help="seconds of each generated room")
         b.add_argument("--no-scans", action="store_true", help="time faces and OCR only, not whole scans")
+        b.add_argument("--live", type=int, metavar="N", help="instead: N copies of each room played in real time "
+                       "through monitor --gallery --ocr; reports whether the visual checks keep up (lag p50/p95)")
         b.add_argument("--fps", type=float, default=1.0, help="frames sampled per second of video")
         b.add_argument("--height", type=int, default=360, help="frames scaled to this height")
         b.add_argument("--upsample", type=int, default=1, help="HOG upsampling (0: faces >= 80 px only)")
