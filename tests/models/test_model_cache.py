@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from liveguard.errors import ModelError
-from models import REGISTRY, get_spec, prepare, sha256_file
+from models import REGISTRY, get_spec, prepare, prepare_ct2, sha256_file
 from models.cache import source_files
 
 
@@ -39,3 +39,15 @@ def test_source_checksum_mismatch_is_refused(tmp_path, monkeypatch):
 def test_source_files_are_the_two_pip_parts():
     parts = source_files(get_spec("whisper-base"))
     assert [p.name for p in parts] == ["model.bin.part1", "model.bin.part2"]
+
+
+def test_ct2_model_damaged_after_a_verified_load_is_rebuilt(tmp_path):
+    ct2 = prepare_ct2("whisper-base", root=tmp_path)
+    model_bin = ct2 / "model.bin"
+    assert sha256_file(model_bin) == get_spec("whisper-base").sha256
+    assert prepare_ct2("whisper-base", root=tmp_path) == ct2  # verified once, then loaded as it is
+    with open(model_bin, "r+b") as f:  # damaged in place, same size, after the checksum was recorded
+        f.seek(1 << 20)
+        f.write(b"\0" * 64)
+    assert prepare_ct2("whisper-base", root=tmp_path) == ct2
+    assert sha256_file(model_bin) == get_spec("whisper-base").sha256
