@@ -18,6 +18,7 @@ import torch
 from asr.batch_decode import (ChunkResult, DecodeOptions, chunk_segments, needs_retry, resume_point,
                                timestamp_pairs)
 from asr.hallucination import compression_ratio
+from liveguard.heap import keep_heap
 
 __all__ = ["CT2Whisper", "pack_language"]
 
@@ -27,9 +28,10 @@ N_MELS = 80  # Whisper base
 # 5.4x cheaper than over all 30 s on 8 windows, with the same language and close probabilities.
 LANG_FRAMES = 500
 # On the CPU the encoder runs a few rows at a time, the decoder still sees the whole batch: int8
-# encoding of 8 x 30 s took 5.56 s as one batch, 4.12-4.28 s as batches of 2 or 1 (2 cores, two
-# runs each; the activations of a large batch fall out of cache). Outputs are the same rows.
+# encoding of 8 x 30 s with the heap kept (liveguard.heap) took 1.45 s as batches of 2 or 1, 2.2-2.4 s
+# as batches of 4 or 8, whose buffers outgrow what the heap grows by (2 cores). Same rows out.
 ENCODE_ROWS_CPU = 2
+AHEAD_MAX = 16  # encoder outputs kept for audio announced by CT2Whisper.encode_ahead (3 MB each)
 CONTINUE_ROUNDS = 2  # prompted continuations per row when Whisper stops short (see CT2Whisper._continue)
 
 
@@ -63,6 +65,8 @@ class CT2Whisper:
 
     def __init__(self, model_dir: str | Path, model_id: str, device: str = "cpu", compute_type: str = "int8",
                  threads: int | None = None):
+        if device == "cpu":
+            keep_heap()  # before CTranslate2 starts its threads (see liveguard.heap)
         import ctranslate2
         from whisper.tokenizer import get_tokenizer
 
@@ -73,17 +77,48 @@ class CT2Whisper:
         self.tokenizer = get_tokenizer(True, task="transcribe")
         self._sv = ctranslate2.StorageView
         self._ct2 = ctranslate2
+        self._ahead: list[tuple[np.ndarray, np.ndarray]] = []  # (audio, encoder output) from encode_ahead
 
-    def _features(self, chunks: list[np.ndarray]):
+    @staticmethod
+    def _mel(chunks: list[np.ndarray]) -> np.ndarray:
         import whisper
 
-        mel = np.ascontiguousarray(torch.stack([whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(c)),
-                                                                            N_MELS) for c in chunks]).numpy())
-        if self.device != "cpu" or len(chunks) <= ENCODE_ROWS_CPU:
-            return self.model.encode(self._sv.from_array(mel), to_cpu=False)
-        parts = [np.asarray(self.model.encode(self._sv.from_array(mel[i:i + ENCODE_ROWS_CPU]), to_cpu=False))
-                 for i in range(0, len(chunks), ENCODE_ROWS_CPU)]
-        return self._sv.from_array(np.ascontiguousarray(np.concatenate(parts)))
+        return np.ascontiguousarray(torch.stack([whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(c)),
+                                                                             N_MELS) for c in chunks]).numpy())
+
+    def _encode_cpu(self, chunks: list[np.ndarray]) -> np.ndarray:
+        mel = self._mel(chunks)
+        return np.concatenate([np.asarray(self.model.encode(self._sv.from_array(mel[i:i + ENCODE_ROWS_CPU]),
+                                                            to_cpu=False))
+                               for i in range(0, len(chunks), ENCODE_ROWS_CPU)])
+
+    def encode_ahead(self, audio: np.ndarray) -> None:
+        """Encode `audio` now for a decode call that will get the same samples later (CPU only;
+        elsewhere nothing happens). The transcriber hands over each input of a batch once it is
+        final, while the rest of the batch is still being read and checked by VAD, instead of
+        waiting for the whole batch with a core idle (636 s under music: the first batch waited
+        ~2.5 s for 8 inputs' worth of windows). The last AHEAD_MAX outputs are kept."""
+        if self.device != "cpu":
+            return
+        self._ahead.append((audio, self._encode_cpu([audio])[0]))
+        del self._ahead[:-AHEAD_MAX]
+
+    def _take_ahead(self, audio: np.ndarray) -> np.ndarray | None:
+        for k, (known, out) in enumerate(self._ahead):
+            if len(known) == len(audio) and (known is audio or np.array_equal(known, audio)):
+                del self._ahead[k]
+                return out
+        return None
+
+    def _features(self, chunks: list[np.ndarray]):
+        if self.device != "cpu":
+            return self.model.encode(self._sv.from_array(self._mel(chunks)), to_cpu=False)
+        rows: list[np.ndarray | None] = [self._take_ahead(c) for c in chunks]
+        todo = [i for i, r in enumerate(rows) if r is None]
+        if todo:
+            for i, out in zip(todo, self._encode_cpu([chunks[i] for i in todo])):
+                rows[i] = out
+        return self._sv.from_array(np.ascontiguousarray(np.stack(rows)))
 
     def _head(self, encoded):
         """The first LANG_FRAMES frames of the encoder output (on the CPU; on a GPU the full

@@ -326,6 +326,8 @@ class Transcriber:
         pending: list[tuple[Window, list[tuple[int, int]]]] = []
         filled = 0.0  # inputs the pending windows fill
         joins = self._joins()
+        encode_ahead = getattr(self.whisper, "encode_ahead", None) if joins else None
+        handed: dict[str, int] = {}  # per stream: joined inputs of the pending windows already encoded
         checked = ((window, self._spans(window)) for window in windows)
         for window, spans in (_ahead(checked, self.opts.prefetch) if self.opts.prefetch else checked):
             pending.append((window, spans))
@@ -334,11 +336,27 @@ class Transcriber:
                 on_speech = None
             if spans:
                 filled += joined_seconds(spans) / MAX_INPUT_S if joins else 1
+                if encode_ahead is not None:
+                    _encode_final(pending, handed, encode_ahead)
             if filled >= self.opts.batch_size and (not joins or self._full_at_end(pending, filled)):
                 yield from self._flush(pending)
-                pending, filled = [], 0.0
+                pending, filled, handed = [], 0.0, {}
         if pending:
             yield from self._flush(pending)
+
+
+def _encode_final(pending: list[tuple[Window, list[tuple[int, int]]]], handed: dict[str, int],
+                  encode_ahead: Callable[[np.ndarray], None]) -> None:
+    """Hand the joined inputs of `pending` that no later window can change to the engine's encoder
+    now (see CT2Whisper.encode_ahead): join_windows fills a stream's inputs in order, so every
+    input but the stream's last is final. `handed` counts those already handed over."""
+    by_stream: dict[str, list[SpeechChunk]] = {}
+    for chunk in join_windows([(k, w, spans) for k, (w, spans) in enumerate(pending) if spans]):
+        by_stream.setdefault(chunk.stream_id, []).append(chunk)
+    for stream_id, chunks in by_stream.items():
+        for chunk in chunks[handed.get(stream_id, 0):-1]:
+            encode_ahead(chunk.audio)
+        handed[stream_id] = max(handed.get(stream_id, 0), len(chunks) - 1)
 
 
 def _window_of(seg: Segment, pending: list[tuple[Window, list]]) -> int:

@@ -7,6 +7,7 @@ a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import sys
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from liveguard.errors import LiveGuardError
+from liveguard.heap import keep_heap
 
 __all__ = ["main", "build_parser"]
 
@@ -64,6 +66,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     transcriber = Transcriber(load_whisper(args.model, args.device, engine=args.engine),
                               AsrOptions(batch_size=args.batch_size, decode=DecodeOptions(language=args.language),
                                          join=True, prefetch=16))
+    gc.freeze()  # the model and what its imports made (see main)
     window_opts = WindowOptions(frame_fps=args.frame_fps)
     from liveguard.synthetic_cli import synthetic_enabled, with_synthetic
 
@@ -401,7 +404,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    keep_heap()  # before any import starts a thread (see liveguard.heap): Whisper on the CPU pays otherwise
+    # Imports make several hundred thousand objects that live as long as the process; the garbage
+    # collector walked all of them at each full collection, with the GIL held, and once more at
+    # exit (~1.1 s of a 60-s file's scan). They are frozen (never walked again) once the parser's
+    # imports are done, and again after the model loads (scan).
+    gc.disable()
+    try:
+        args = build_parser().parse_args(argv)
+    finally:
+        gc.freeze()
+        gc.enable()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -412,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # option values rejected by an options dataclass
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if argv is not None:  # called in-process (tests, scripts): their objects are collected as before
+            gc.unfreeze()
 
 
 if __name__ == "__main__":

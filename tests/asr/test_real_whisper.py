@@ -106,18 +106,18 @@ def test_full_windows_are_transcribed_to_their_end_in_one_encoder_pass(ct2_whisp
 
     windows = pack_clips(reference_clips(), 5)
     rows = []
-    real = ct2_whisper._features
+    real = ct2_whisper._encode_cpu
 
     def spy(chunks):
         rows.append(len(chunks))
         return real(chunks)
 
-    ct2_whisper._features = spy
+    ct2_whisper._encode_cpu = spy
     try:
         results = list(Transcriber(ct2_whisper, AsrOptions(batch_size=8)).transcribe(
             Window(f"room{i}", 0, 0.0, w.audio) for i, w in enumerate(windows)))
     finally:
-        del ct2_whisper._features
+        del ct2_whisper._encode_cpu
     assert sum(rows) == len(windows), rows
     for w, wt in zip(windows, results):
         text = " ".join(s.text for s in wt.segments)
@@ -141,20 +141,29 @@ def test_joined_windows_of_a_recording_need_fewer_encoder_passes_and_keep_words_
         t += clip.seconds + len(pause) / SAMPLE_RATE
     windows = list(cut_windows([AudioBlock(0.0, np.concatenate(audio))], "rec", WindowOptions(frame_fps=0)))
     reference = " ".join(c.reference for c in en[:10])
-    rows, texts = {}, {}
-    real = ct2_whisper._features
-    for join in (False, True):
-        rows[join] = []
-        ct2_whisper._features = lambda chunks, _rows=rows[join]: (_rows.append(len(chunks)), real(chunks))[1]
+    rows, texts, timed = {}, {}, {}
+    real = ct2_whisper._encode_cpu
+    # joined inputs are encoded as each becomes final, while the batch fills ("ahead"), or all at once
+    for join, ahead in ((False, True), (True, False), (True, True)):
+        rows[join, ahead] = []
+        ct2_whisper._encode_cpu = lambda chunks, _rows=rows[join, ahead]: (_rows.append(len(chunks)), real(chunks))[1]
+        if not ahead:
+            ct2_whisper.encode_ahead = None
         try:
             out = list(Transcriber(ct2_whisper, AsrOptions(batch_size=8, join=join)).transcribe(windows))
         finally:
-            del ct2_whisper._features
+            del ct2_whisper._encode_cpu
+            ct2_whisper.__dict__.pop("encode_ahead", None)
         assert [wt.window.index for wt in out] == [w.index for w in windows]
         segs = [s for wt in out for s in wt.segments]
-        texts[join] = " ".join(s.text for s in segs)
+        texts[join, ahead] = " ".join(s.text for s in segs)
+        timed[join, ahead] = [(s.t0, s.t1, s.text) for s in segs]
         for s in segs:  # each segment lies within (a little around) the speech of the clips it covers
             assert any(a - 1.0 <= s.t0 and s.t0 <= b for a, b in spans), s
             assert any(a <= s.t1 and s.t1 <= b + 1.0 for a, b in spans), s
-    assert sum(rows[True]) < sum(rows[False]), rows
-    assert wer([reference], [texts[True]]) <= wer([reference], [texts[False]]) + 0.02, texts
+    assert sum(rows[True, True]) < sum(rows[False, True]), rows
+    assert wer([reference], [texts[True, True]]) <= wer([reference], [texts[False, True]]) + 0.02, texts
+    # encoding ahead changes when the encoder runs, not what it hears, nor how often it runs
+    assert timed[True, True] == timed[True, False]
+    assert sum(rows[True, True]) == sum(rows[True, False]), rows
+    assert any(n == 1 for n in rows[True, True]) and max(rows[True, False]) > 1, rows
