@@ -10,6 +10,7 @@ of streams are decoded as one batch.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +28,6 @@ N_MELS = 80  # Whisper base
 # speech). It is one decoder step whose cost is the cross-attention over every frame: measured
 # 5.4x cheaper than over all 30 s on 8 windows, with the same language and close probabilities.
 LANG_FRAMES = 500
-# On the CPU the encoder runs a few rows at a time, the decoder still sees the whole batch: int8
-# encoding of 8 x 30 s with the heap kept (liveguard.heap) took 1.45 s as batches of 2 or 1, 2.2-2.4 s
-# as batches of 4 or 8, whose buffers outgrow what the heap grows by (2 cores). Same rows out.
-ENCODE_ROWS_CPU = 2
 AHEAD_MAX = 16  # encoder outputs kept for audio announced by CT2Whisper.encode_ahead (3 MB each)
 CONTINUE_ROUNDS = 2  # prompted continuations per row when Whisper stops short (see CT2Whisper._continue)
 
@@ -70,8 +67,18 @@ class CT2Whisper:
         import ctranslate2
         from whisper.tokenizer import get_tokenizer
 
+        threads = threads or (os.cpu_count() or 1)
+        # On the CPU: one single-threaded replica per core. Greedy decoding gained nothing from a
+        # second thread (8 rows: ~1.95 s wall and 2.9 CPU-s with two threads, ~1.7 s with one), so
+        # it runs on one replica and leaves the other cores to VAD, claims and encoding ahead; the
+        # encoder runs one row per replica, all at once (_encode_cpu; a row at a time, its buffers
+        # fit what the heap keeps, see liveguard.heap). 636 s under music: the same transcript with
+        # ~15% less CPU (22 vs 26 CPU-s, two runs each on a loaded machine).
+        self._replicas = threads if device == "cpu" else 1
         self.model = ctranslate2.models.Whisper(str(model_dir), device=device, compute_type=compute_type,
-                                                intra_threads=threads or (os.cpu_count() or 1))
+                                                intra_threads=1 if device == "cpu" else threads,
+                                                inter_threads=self._replicas)
+        self._pool = ThreadPoolExecutor(self._replicas, thread_name_prefix="ct2-encode") if self._replicas > 1 else None
         self.model_id = f"{model_id}+ct2-{compute_type}"
         self.device = device
         self.tokenizer = get_tokenizer(True, task="transcribe")
@@ -88,9 +95,13 @@ class CT2Whisper:
 
     def _encode_cpu(self, chunks: list[np.ndarray]) -> np.ndarray:
         mel = self._mel(chunks)
-        return np.concatenate([np.asarray(self.model.encode(self._sv.from_array(mel[i:i + ENCODE_ROWS_CPU]),
-                                                            to_cpu=False))
-                               for i in range(0, len(chunks), ENCODE_ROWS_CPU)])
+
+        def encode(i: int) -> np.ndarray:
+            return np.asarray(self.model.encode(self._sv.from_array(mel[i:i + 1]), to_cpu=False))
+
+        rows = self._pool.map(encode, range(len(chunks))) if self._pool is not None and len(chunks) > 1 else \
+            map(encode, range(len(chunks)))
+        return np.concatenate(list(rows))
 
     def encode_ahead(self, audio: np.ndarray) -> None:
         """Encode `audio` now for a decode call that will get the same samples later (CPU only;
