@@ -75,9 +75,13 @@ class CT2Whisper:
         # fit what the heap keeps, see liveguard.heap). 636 s under music: the same transcript with
         # ~15% less CPU (22 vs 26 CPU-s, two runs each on a loaded machine).
         self._replicas = threads if device == "cpu" else 1
+        torch_threads = torch.get_num_threads()
         self.model = ctranslate2.models.Whisper(str(model_dir), device=device, compute_type=compute_type,
                                                 intra_threads=1 if device == "cpu" else threads,
                                                 inter_threads=self._replicas)
+        # CTranslate2 sets the calling thread's OpenMP thread count to intra_threads, and PyTorch
+        # shares that OpenMP runtime: put PyTorch's count back (the replicas keep their own)
+        torch.set_num_threads(torch_threads)
         self._pool = ThreadPoolExecutor(self._replicas, thread_name_prefix="ct2-encode") if self._replicas > 1 else None
         self.model_id = f"{model_id}+ct2-{compute_type}"
         self.device = device

@@ -167,3 +167,15 @@ def test_joined_windows_of_a_recording_need_fewer_encoder_passes_and_keep_words_
     assert timed[True, True] == timed[True, False]
     assert sum(rows[True, True]) == sum(rows[True, False]), rows
     assert any(n == 1 for n in rows[True, True]) and max(rows[True, False]) > 1, rows
+
+
+def test_loading_the_ct2_engine_leaves_torch_on_all_its_threads():
+    """CTranslate2 runs single-threaded replicas on the CPU and sets the OpenMP thread count it
+    shares with PyTorch; the claims model and the mel spectrograms must keep every core."""
+    import subprocess
+    import sys
+
+    code = ("import torch; torch.set_num_threads(2); from asr import load_whisper; "
+            "load_whisper('whisper-base', 'cpu', engine='ct2'); print(torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "2"
