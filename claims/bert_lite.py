@@ -18,12 +18,26 @@ from torch.nn import functional as F
 __all__ = ["LiteBert", "build_lite_bert"]
 
 
+class _Table(nn.Module):
+    """An embedding table with nn.Embedding's parameter name and no initialisation: every value is
+    loaded. (nn.Embedding's normal_ init on the meta device imports torch._dynamo, 1.5 s of every
+    scan's claims-model load.)"""
+
+    def __init__(self, rows: int, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(rows, dim))
+        self.num_embeddings = rows
+
+    def forward(self, ids):
+        return F.embedding(ids, self.weight)
+
+
 class _Embeddings(nn.Module):
     def __init__(self, vocab: int, hidden: int, max_positions: int, type_vocab: int, eps: float):
         super().__init__()
-        self.word_embeddings = nn.Embedding(vocab, hidden)
-        self.position_embeddings = nn.Embedding(max_positions, hidden)
-        self.token_type_embeddings = nn.Embedding(type_vocab, hidden)
+        self.word_embeddings = _Table(vocab, hidden)
+        self.position_embeddings = _Table(max_positions, hidden)
+        self.token_type_embeddings = _Table(type_vocab, hidden)
         self.LayerNorm = nn.LayerNorm(hidden, eps=eps)
 
     def forward(self, input_ids):
