@@ -26,7 +26,10 @@ class _Table(nn.Module):
     def __init__(self, rows: int, dim: int):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(rows, dim))
-        self.num_embeddings = rows
+
+    @property
+    def num_embeddings(self) -> int:  # as nn.Embedding's
+        return self.weight.shape[0]
 
     def forward(self, ids):
         return F.embedding(ids, self.weight)

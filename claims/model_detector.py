@@ -1,4 +1,4 @@
-"""The fine-tuned claims model as a ClaimDetector: batched int8 inference, calibrated scores, spans.
+"""The fine-tuned claims model as a ClaimDetector: length-batched inference, calibrated scores, spans.
 
 Per sentence: normalise (claims.normalize: evasion undone, with a map back to the words as
 written) -> e5 tokens -> ClaimsNet -> per label a logit, Platt-scaled to a calibrated
@@ -145,7 +145,11 @@ class ModelDetector:
         unknown = set(self.labels) - set(LABELS)
         if unknown:
             raise ModelError(f"claims model labels are not taxonomy ids: {sorted(unknown)}")
-        self.net = {"int8": quantize_for_cpu, "bf16": bf16_encoder}.get(self.precision, lambda n: n)(net)
+        if self.precision == "int8":
+            net = quantize_for_cpu(net)
+        elif self.precision == "bf16":
+            net = bf16_encoder(net)
+        self.net = net
         self.tokenizer = tokenizer
         self.meta = meta
         # Trained on up to 96 tokens; a segment checked with its two predecessors can be longer and its
