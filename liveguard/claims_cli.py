@@ -238,7 +238,9 @@ def _train_finetuned(args: argparse.Namespace) -> int:
 
     opts = FinetuneOptions()
     changes = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr), ("seed", args.seed),
-                                 ("layers", args.layers)) if v}
+                                 ("layers", args.layers), ("fpr_scope", args.fpr_scope)) if v}
+    if args.target_fpr is not None:
+        changes["target_fpr"] = args.target_fpr
     opts = replace(opts, **changes)
     log = (lambda msg: print(msg, file=sys.stderr))
     if not args.from_db and not args.out:
@@ -331,6 +333,10 @@ def add_claims_parser(subparsers) -> None:
     t.add_argument("--init", help="hf: checkpoint directory to start from")
     t.add_argument("--layers", type=int, help="e5-ft: e5 layers to keep and fine-tune (default 12, all)")
     t.add_argument("--epochs", type=int, help="e5-ft: passes over the training data (default 3)")
+    t.add_argument("--target-fpr", type=float, help="e5-ft: lawful false-positive rate the thresholds are held to "
+                   "on the calibration split (default 0.03)")
+    t.add_argument("--fpr-scope", choices=["pooled", "writer"], help="e5-ft: hold that rate over all calibration "
+                   "items together or on each calibration writer alone (default)")
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
     t.set_defaults(func=_cmd_train)

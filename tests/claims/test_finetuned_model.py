@@ -242,3 +242,33 @@ def test_scores_do_not_depend_on_what_else_is_in_the_call(tiny_model, precision)
     together = det.proba(texts)
     alone = np.vstack([det.proba([t]) for t in texts[:5]])
     assert np.allclose(together[:5], alone, atol=0.02 if precision == "bf16" else 1e-4)
+
+
+def test_thresholds_hold_the_lawful_false_positive_rate_pooled_or_per_writer():
+    """Writer "a" is easy (its lawful items score low), writer "b" is hard (a third of its lawful
+    items score like claims). Pooled, b's false alarms may hide among a's clean items; per writer,
+    b must be brought to the target on its own, which costs recall."""
+    from claims.finetune import FinetuneOptions, fpr_thresholds
+
+    rng = np.random.default_rng(3)
+    n = 300
+    y = np.zeros((n, 1))
+    y[:100, 0] = 1
+    p = np.where(y[:, 0] > 0, rng.uniform(0.6, 1.0, n), rng.uniform(0.0, 0.3, n))
+    groups = np.array(["a"] * 150 + ["b"] * 150)
+    hard = np.flatnonzero((groups == "b") & (y[:, 0] == 0))[:30]  # 30 of b's 100 lawful items
+    p[hard] = rng.uniform(0.5, 0.9, len(hard))
+    P = p[:, None]
+    lawful = y[:, 0] == 0
+
+    def fpr(th, mask):
+        return ((P[:, 0] >= th[0]) & lawful & mask).sum() / (lawful & mask).sum()
+
+    pooled = fpr_thresholds(P, y, 0.10)
+    per_writer = fpr_thresholds(P, y, 0.10, groups=list(groups))
+    everyone = np.ones(n, bool)
+    assert fpr(pooled, everyone) <= 0.10
+    assert fpr(per_writer, groups == "b") <= 0.10 < fpr(pooled, groups == "b")
+    assert per_writer[0] > pooled[0]
+    with pytest.raises(ValueError):
+        FinetuneOptions(fpr_scope="per-item")
