@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 
-from claims.corpus import BUILD_DIR, SPLITS, build
+import pytest
+
+from claims.corpus import BUILD_DIR, SPLITS, build, split_of
 
 
 def _rows(path):
@@ -40,3 +42,27 @@ def test_the_corpus_is_large_varied_and_has_provenance():
     assert all(len(r["segments"]) >= 2 for r in rows if r.get("kind") == "multi")
     langs = {r.get("lang") for r in rows}
     assert {"zh", "en"} <= langs
+
+
+def _tiny_corpus(root, public_rows, train_only_rows):
+    for sub in ("writers", "sources", "noise"):
+        (root / sub).mkdir(parents=True)
+    (root / "sources" / "public.jsonl").write_text("".join(json.dumps(r) + "\n" for r in public_rows))
+    (root / "sources" / "late_train_only.jsonl").write_text("".join(json.dumps(r) + "\n" for r in train_only_rows))
+
+
+def test_sources_gathered_after_the_test_split_was_fixed_only_train(tmp_path):
+    """A group that hashes to test goes to test from sources/public.jsonl, but to train from a
+    *_train_only file (the held-out test stays the same set); a group in both files is refused."""
+    group = next(f"public:g{i}" for i in range(100) if split_of(f"public:g{i}") == "test")
+    row = {"text": "Cures arthritis in a week", "labels": ["medical_claim_non_drug"], "lang": "en",
+           "kind": "public_quote", "writer": group, "source": "case 1"}
+    _tiny_corpus(tmp_path / "a", [row], [])
+    summary = build(root=tmp_path / "a", out=tmp_path / "a" / "splits")
+    assert summary["splits"]["test"]["writers"].get(group) == 1
+    _tiny_corpus(tmp_path / "b", [], [row])
+    summary = build(root=tmp_path / "b", out=tmp_path / "b" / "splits")
+    assert summary["splits"]["train"]["writers"].get(group) == 1 and group not in summary["splits"]["test"]["writers"]
+    _tiny_corpus(tmp_path / "c", [row], [{**row, "text": "Reverses diabetes"}])
+    with pytest.raises(ValueError, match="both in a train-only file"):
+        build(root=tmp_path / "c", out=tmp_path / "c" / "splits")
