@@ -29,6 +29,10 @@ class DecodeOptions:
     compression_ratio_threshold: float = 2.4  # retry a row above this
     logprob_threshold: float = -1.0  # retry a row below this (unless it is silence)
     no_speech_threshold: float = 0.6
+    # CPU engine: a batch's greedy pass may be split over its replicas when they have nothing else
+    # to do (CT2Whisper._first_pass); the same results, sooner, for more CPU. For a caller that
+    # decodes one batch at a time (scan), not the monitor, whose batches wait on each other.
+    spread: bool = False
 
 
 @dataclass(frozen=True)

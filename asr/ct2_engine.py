@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from asr.ahead import AheadEncoder
 from asr.batch_decode import (ChunkResult, DecodeOptions, chunk_segments, needs_retry, resume_point,
                                timestamp_pairs)
 from asr.hallucination import compression_ratio
@@ -28,7 +30,6 @@ N_MELS = 80  # Whisper base
 # speech). It is one decoder step whose cost is the cross-attention over every frame: measured
 # 5.4x cheaper than over all 30 s on 8 windows, with the same language and close probabilities.
 LANG_FRAMES = 500
-AHEAD_MAX = 16  # encoder outputs kept for audio announced by CT2Whisper.encode_ahead (3 MB each)
 CONTINUE_ROUNDS = 2  # prompted continuations per row when Whisper stops short (see CT2Whisper._continue)
 
 
@@ -88,7 +89,8 @@ class CT2Whisper:
         self.tokenizer = get_tokenizer(True, task="transcribe")
         self._sv = ctranslate2.StorageView
         self._ct2 = ctranslate2
-        self._ahead: list[tuple[np.ndarray, np.ndarray]] = []  # (audio, encoder output) from encode_ahead
+        # inputs announced by encode_ahead, encoded in a background thread (CPU only)
+        self._ahead = AheadEncoder(lambda chunks: self._encode_cpu(chunks), self._replicas) if device == "cpu" else None
 
     @staticmethod
     def _mel(chunks: list[np.ndarray]) -> np.ndarray:
@@ -108,31 +110,29 @@ class CT2Whisper:
         return np.concatenate(list(rows))
 
     def encode_ahead(self, audio: np.ndarray) -> None:
-        """Encode `audio` now for a decode call that will get the same samples later (CPU only;
-        elsewhere nothing happens). The transcriber hands over each input of a batch once it is
-        final, while the rest of the batch is still being read and checked by VAD, instead of
-        waiting for the whole batch with a core idle (636 s under music: the first batch waited
-        ~2.5 s for 8 inputs' worth of windows). The last AHEAD_MAX outputs are kept."""
-        if self.device != "cpu":
-            return
-        self._ahead.append((audio, self._encode_cpu([audio])[0]))
-        del self._ahead[:-AHEAD_MAX]
+        """Have `audio` encoded, in the background, for a decode call that will get the same
+        samples later (CPU only; elsewhere nothing happens); returns at once. The transcriber
+        hands over each input of a batch once it is final, while the rest of the batch is still
+        being read and checked by VAD and the batch before is decoded (asr.ahead): 636 s under
+        music, the first batch had waited ~2.5 s for 8 inputs' worth of windows with a core idle."""
+        if self._ahead is not None:
+            self._ahead.put(audio)
 
-    def _take_ahead(self, audio: np.ndarray) -> np.ndarray | None:
-        for k, (known, out) in enumerate(self._ahead):
-            if len(known) == len(audio) and (known is audio or np.array_equal(known, audio)):
-                del self._ahead[k]
-                return out
-        return None
+    def _decoding(self):
+        return self._ahead.decoding() if self._ahead is not None else nullcontext()
 
     def _features(self, chunks: list[np.ndarray]):
         if self.device != "cpu":
             return self.model.encode(self._sv.from_array(self._mel(chunks)), to_cpu=False)
-        rows: list[np.ndarray | None] = [self._take_ahead(c) for c in chunks]
-        todo = [i for i, r in enumerate(rows) if r is None]
-        if todo:
+        ahead = [self._ahead.take(c) for c in chunks]
+        rows: list[np.ndarray | None] = [None] * len(chunks)
+        todo = [i for i, f in enumerate(ahead) if f is None]
+        if todo:  # while the encodes handed over earlier finish
             for i, out in zip(todo, self._encode_cpu([chunks[i] for i in todo])):
                 rows[i] = out
+        for i, f in enumerate(ahead):
+            if f is not None:
+                rows[i] = f.result()
         return self._sv.from_array(np.ascontiguousarray(np.stack(rows)))
 
     def _head(self, encoded):
@@ -163,6 +163,10 @@ class CT2Whisper:
     def decode(self, chunks: list[np.ndarray], opts: DecodeOptions = DecodeOptions()) -> list[ChunkResult]:
         if not chunks:
             return []
+        with self._decoding():
+            return self._decode(chunks, opts)
+
+    def _decode(self, chunks: list[np.ndarray], opts: DecodeOptions) -> list[ChunkResult]:
         encoded = self._features(chunks)
         if opts.language:
             langs = [opts.language] * len(chunks)
@@ -176,6 +180,10 @@ class CT2Whisper:
         is decoded only when its chunks agree (None otherwise: decode them apart)."""
         if not packs:
             return []
+        with self._decoding():
+            return self._decode_packed(packs, opts)
+
+    def _decode_packed(self, packs, opts: DecodeOptions) -> list[ChunkResult | None]:
         audio = [p.audio for p in packs]
         encoded = self._features(audio)
         if opts.language:
@@ -215,12 +223,30 @@ class CT2Whisper:
                 found[(k, j)] = {lang.strip("<|>"): p for lang, p in best}
         return [[found[(k, j)] for j in range(len(mem))] for k, mem in enumerate(members)]
 
+    def _first_pass(self, encoded, prompts, opts: DecodeOptions) -> list[_Result]:
+        """Greedy decoding of every row. With `opts.spread`, on the CPU, when nothing is being
+        encoded ahead (a scan's last batch: no input is left to encode), the rows are split over
+        the replicas so that the other core does not idle: 8 rows of 28 s took 2.2-2.4 s instead
+        of 2.6-3.1 s on one replica, for ~1.6x the CPU. Each row's tokens and scores are the same
+        however the rows are batched (the same 8 rows; tests/asr/test_real_whisper.py)."""
+        n = len(prompts)
+        if not opts.spread or self._ahead is None or not self._ahead.idle() or self._pool is None or n < 2:
+            return self._generate(encoded, prompts, 0.0)
+        frames = np.asarray(encoded)
+        parts = [p for p in np.array_split(np.arange(n), self._replicas) if len(p)]
+
+        def run(rows: np.ndarray) -> list[_Result]:
+            return self._generate(self._sv.from_array(np.ascontiguousarray(frames[rows])),
+                                  [prompts[i] for i in rows], 0.0)
+
+        return [r for part in self._pool.map(run, parts) for r in part]
+
     def _decode_encoded(self, chunks, encoded, langs, opts: DecodeOptions) -> list[ChunkResult]:
         tok = self.tokenizer
         prompts = [[tok.sot, tok.special_tokens[f"<|{lang}|>"],
                     tok.special_tokens["<|transcribe|>" if opts.task == "transcribe" else "<|translate|>"]]
                    for lang in langs]
-        results = self._generate(encoded, prompts, 0.0)
+        results = self._first_pass(encoded, prompts, opts)
         temps = [0.0] * len(chunks)
         for temperature in opts.fallback_temperatures:
             retry = [i for i, r in enumerate(results) if needs_retry(r, opts)]

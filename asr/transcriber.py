@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -58,6 +59,9 @@ class AsrOptions:
     # windows read and checked by VAD this far ahead in a helper thread, so decoding the file and
     # VAD (PyAV and onnxruntime release the GIL) overlap Whisper on the other core; 0: inline
     prefetch: int = 0
+    # decode each batch in a helper thread while the next is read, VAD-checked and encoded ahead
+    # on the other core (scan; see Transcriber.transcribe). Off: one thing at a time, in order.
+    overlap: bool = False
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -290,10 +294,12 @@ class Transcriber:
             out += [(i, r, _resume(r)) for i, r in zip(alone, results)]
         return out
 
-    def _flush(self, pending: list[tuple[Window, list[tuple[int, int]]]]) -> Iterator[WindowTranscript]:
+    def _flush(self, pending: list[tuple[Window, list[tuple[int, int]]]],
+               joined: list[SpeechChunk] | None = None) -> list[WindowTranscript]:
+        """The transcripts of `pending` (`joined`: its windows already joined, when they were)."""
         rows = [(k, window, spans) for k, (window, spans) in enumerate(pending) if spans]
         if self._joins():
-            chunks = join_windows(rows)
+            chunks = joined if joined is not None else join_windows(rows)
         else:
             chunks = [prepare_chunk(window, spans, k) for k, window, spans in rows]
         per_window: list[list[Segment]] = [[] for _ in pending]
@@ -304,54 +310,78 @@ class Transcriber:
         else:  # a segment of joined windows goes to the window its middle falls in
             for seg in (seg for segs in decoded for seg in segs):
                 per_window[_window_of(seg, pending)].append(seg)
+        out = []
         for (window, spans), segs in zip(pending, per_window):
             segs.sort(key=lambda seg: seg.t0)
-            yield WindowTranscript(window, segs, sum(e - s for s, e in spans) / SAMPLE_RATE)
+            out.append(WindowTranscript(window, segs, sum(e - s for s, e in spans) / SAMPLE_RATE))
+        return out
 
-    def _full_at_end(self, pending: list[tuple[Window, list[tuple[int, int]]]], filled: float) -> bool:
+    def _full_at_end(self, joined: list[SpeechChunk], filled: float) -> bool:
         """Joined: flush once the last input of the batch is nearly full too. Each batch otherwise
         ended on a part-filled input (a third of one on average) that costs a whole encoder pass,
         and Whisper often stopped short on those, costing another: 636 s under music, 24 -> 22
         passes. A few more windows (up to LAST_INPUT_WAIT inputs' worth) usually fill it."""
         if filled >= self.opts.batch_size + LAST_INPUT_WAIT:
             return True
-        chunks = join_windows([(k, w, spans) for k, (w, spans) in enumerate(pending) if spans])
-        return len(chunks[-1].audio) >= LAST_INPUT_FULL * MAX_INPUT_S * SAMPLE_RATE
+        return len(joined[-1].audio) >= LAST_INPUT_FULL * MAX_INPUT_S * SAMPLE_RATE
 
     def transcribe(self, windows: Iterable[Window],
                    on_speech: Callable[[], None] | None = None) -> Iterator[WindowTranscript]:
         """Windows in, one WindowTranscript per window out, in input order. Windows are decoded
         `batch_size` inputs at a time (joined, when the options ask: as many windows as fill them).
-        `on_speech` is called once, when VAD first hears speech (before it is decoded)."""
+        `on_speech` is called once, when VAD first hears speech (before it is decoded).
+
+        With `overlap`, a batch is decoded in a helper thread while the next one is read, checked
+        by VAD and handed to the encoder ahead (at most one batch decodes while the next fills;
+        each batch is the same as without, so the transcript is too)."""
         pending: list[tuple[Window, list[tuple[int, int]]]] = []
         filled = 0.0  # inputs the pending windows fill
         joins = self._joins()
+        joined: list[SpeechChunk] = []  # the speech of the pending windows joined into inputs
         encode_ahead = getattr(self.whisper, "encode_ahead", None) if joins else None
         handed: dict[str, int] = {}  # per stream: joined inputs of the pending windows already encoded
+        decoder = ThreadPoolExecutor(1, thread_name_prefix="asr-decode") if self.opts.overlap else None
+        decoding: Future | None = None  # the batch in the helper thread: its list of WindowTranscripts
         checked = ((window, self._spans(window)) for window in windows)
-        for window, spans in (_ahead(checked, self.opts.prefetch) if self.opts.prefetch else checked):
-            pending.append((window, spans))
-            if spans and on_speech is not None:
-                on_speech()
-                on_speech = None
-            if spans:
-                filled += joined_seconds(spans) / MAX_INPUT_S if joins else 1
-                if encode_ahead is not None:
-                    _encode_final(pending, handed, encode_ahead)
-            if filled >= self.opts.batch_size and (not joins or self._full_at_end(pending, filled)):
-                yield from self._flush(pending)
-                pending, filled, handed = [], 0.0, {}
-        if pending:
-            yield from self._flush(pending)
+        try:
+            for window, spans in (_ahead(checked, self.opts.prefetch) if self.opts.prefetch else checked):
+                pending.append((window, spans))
+                if spans and on_speech is not None:
+                    on_speech()
+                    on_speech = None
+                if spans:
+                    filled += joined_seconds(spans) / MAX_INPUT_S if joins else 1
+                    if joins:  # once per window, for the three uses below
+                        joined = join_windows([(k, w, sp) for k, (w, sp) in enumerate(pending) if sp])
+                    if encode_ahead is not None:
+                        _encode_final(joined, handed, encode_ahead)
+                if decoding is not None and decoding.done():
+                    yield from decoding.result()
+                    decoding = None
+                if filled >= self.opts.batch_size and (not joins or self._full_at_end(joined, filled)):
+                    if decoder is None:
+                        yield from self._flush(pending, joined if joins else None)
+                    else:
+                        if decoding is not None:
+                            yield from decoding.result()
+                        decoding = decoder.submit(self._flush, pending, joined if joins else None)
+                    pending, filled, handed, joined = [], 0.0, {}, []
+            if decoding is not None:
+                yield from decoding.result()
+                decoding = None
+            if pending:
+                yield from self._flush(pending, joined if joins else None)
+        finally:
+            if decoder is not None:  # closed early: the batch in flight is finished, not left running
+                decoder.shutdown(wait=True, cancel_futures=True)
 
 
-def _encode_final(pending: list[tuple[Window, list[tuple[int, int]]]], handed: dict[str, int],
-                  encode_ahead: Callable[[np.ndarray], None]) -> None:
-    """Hand the joined inputs of `pending` that no later window can change to the engine's encoder
-    now (see CT2Whisper.encode_ahead): join_windows fills a stream's inputs in order, so every
-    input but the stream's last is final. `handed` counts those already handed over."""
+def _encode_final(joined: list[SpeechChunk], handed: dict[str, int], encode_ahead: Callable[[np.ndarray], None]) -> None:
+    """Hand the joined inputs (of the pending windows) that no later window can change to the
+    engine's encoder now (see CT2Whisper.encode_ahead): join_windows fills a stream's inputs in
+    order, so every input but the stream's last is final. `handed` counts those already handed over."""
     by_stream: dict[str, list[SpeechChunk]] = {}
-    for chunk in join_windows([(k, w, spans) for k, (w, spans) in enumerate(pending) if spans]):
+    for chunk in joined:
         by_stream.setdefault(chunk.stream_id, []).append(chunk)
     for stream_id, chunks in by_stream.items():
         for chunk in chunks[handed.get(stream_id, 0):-1]:

@@ -61,11 +61,14 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
             detectors[attr.listing] = make_detector(args.claims, ruleset, load_listing(attr.listing),
                                                     model_dir=args.claims_model, eager=False)
-    # Recordings: consecutive windows share full 30-s inputs (asr.joining), and the file is decoded
-    # and VAD-checked ahead of Whisper in a helper thread (about 16 windows, ~6 min of audio, ~25 MB).
+    # Recordings: consecutive windows share full 30-s inputs (asr.joining), the file is decoded
+    # and VAD-checked ahead of Whisper in a helper thread (about 16 windows, ~6 min of audio, ~25 MB),
+    # and each batch decodes in another while the next one is read and encoded (overlap; the last
+    # batch's rows spread over the cores: spread).
     transcriber = Transcriber(load_whisper(args.model, args.device, engine=args.engine),
-                              AsrOptions(batch_size=args.batch_size, decode=DecodeOptions(language=args.language),
-                                         join=True, prefetch=16))
+                              AsrOptions(batch_size=args.batch_size,
+                                         decode=DecodeOptions(language=args.language, spread=True),
+                                         join=True, prefetch=16, overlap=True))
     gc.freeze()  # the model and what its imports made (see main)
     window_opts = WindowOptions(frame_fps=args.frame_fps)
     from liveguard.synthetic_cli import synthetic_enabled, with_synthetic

@@ -125,22 +125,29 @@ def test_full_windows_are_transcribed_to_their_end_in_one_encoder_pass(ct2_whisp
         assert wt.segments[-1].t1 >= w.seconds - 3.0, (w.seconds, wt.segments[-1])
 
 
-def test_joined_windows_of_a_recording_need_fewer_encoder_passes_and_keep_words_and_times(ct2_whisper):
-    """scan's mode: consecutive windows of one recording share 30-s inputs (asr.joining). On ~80 s
-    of real speech with pauses, fewer encoder passes than one per window, WER within 2 points of
-    one input per window, and every segment inside the clip it transcribes."""
+def _recording(n: int):
+    """`n` English reference clips (in turn, from the first) end to end with 1.8-s pauses, cut into
+    scan's windows: (windows, each clip's (start, end) s, the reference text)."""
     from ingest.decode import AudioBlock
     from ingest.windows import WindowOptions, cut_windows
 
     en = [c for c in reference_clips() if c.lang == "en"]
+    clips = [en[k % len(en)] for k in range(n)]
     pause = np.zeros(int(1.8 * SAMPLE_RATE), np.float32)
     audio, spans, t = [], [], 0.0
-    for clip in en[:10]:
+    for clip in clips:
         audio += [clip.audio, pause]
         spans.append((t, t + clip.seconds))
         t += clip.seconds + len(pause) / SAMPLE_RATE
     windows = list(cut_windows([AudioBlock(0.0, np.concatenate(audio))], "rec", WindowOptions(frame_fps=0)))
-    reference = " ".join(c.reference for c in en[:10])
+    return windows, spans, " ".join(c.reference for c in clips)
+
+
+def test_joined_windows_of_a_recording_need_fewer_encoder_passes_and_keep_words_and_times(ct2_whisper):
+    """scan's mode: consecutive windows of one recording share 30-s inputs (asr.joining). On ~80 s
+    of real speech with pauses, fewer encoder passes than one per window, WER within 2 points of
+    one input per window, and every segment inside the clip it transcribes."""
+    windows, spans, reference = _recording(10)
     rows, texts, timed = {}, {}, {}
     real = ct2_whisper._encode_cpu
     # joined inputs are encoded as each becomes final, while the batch fills ("ahead"), or all at once
@@ -167,6 +174,61 @@ def test_joined_windows_of_a_recording_need_fewer_encoder_passes_and_keep_words_
     assert timed[True, True] == timed[True, False]
     assert sum(rows[True, True]) == sum(rows[True, False]), rows
     assert any(n == 1 for n in rows[True, True]) and max(rows[True, False]) > 1, rows
+
+
+def test_overlapped_decoding_gives_the_sequential_transcript(ct2_whisper):
+    """scan's overlap: each batch decodes in a helper thread while the next is read and encoded
+    ahead on the other replica. Batches of one input, so that several are in flight: the same
+    segments, times and languages as one thing at a time, from the same number of encoder rows."""
+    import threading
+
+    from asr import DecodeOptions
+
+    windows, _, _ = _recording(44)  # ~4 min, ~6 inputs
+    real_encode, real_generate = ct2_whisper._encode_cpu, ct2_whisper._generate
+    timed, rows, threads = {}, {}, {}
+    for overlap in (False, True):
+        rows[overlap], threads[overlap] = [], set()
+        ct2_whisper._encode_cpu = lambda chunks, _rows=rows[overlap]: (_rows.append(len(chunks)), real_encode(chunks))[1]
+        ct2_whisper._generate = lambda *a, _t=threads[overlap]: (_t.add(threading.current_thread().name),
+                                                                 real_generate(*a))[1]
+        opts = AsrOptions(batch_size=1, join=True, prefetch=4 if overlap else 0, overlap=overlap,
+                          decode=DecodeOptions(spread=overlap))
+        try:
+            out = list(Transcriber(ct2_whisper, opts).transcribe(windows))
+        finally:
+            del ct2_whisper._encode_cpu, ct2_whisper._generate
+        assert [wt.window.index for wt in out] == [w.index for w in windows]
+        timed[overlap] = [[(s.t0, s.t1, s.text, s.lang, s.avg_logprob) for s in wt.segments] for wt in out]
+    assert sum(rows[True]) > 3 and sum(rows[True]) == sum(rows[False]), rows
+    assert timed[True] == timed[False]
+    assert any(name.startswith("asr-decode") for name in threads[True]), threads  # decoded beside the reading
+    assert threads[False] == {"MainThread"}
+
+
+def test_a_pass_spread_over_the_replicas_gives_each_row_the_same_result(ct2_whisper):
+    """DecodeOptions.spread: with nothing encoding ahead, a batch's greedy pass is split over the
+    engine's replicas (CT2Whisper._first_pass). Every row comes out as from the one batch."""
+    import threading
+
+    from asr import DecodeOptions
+
+    windows, _, _ = _recording(20)
+    chunks = [w.audio[: 28 * SAMPLE_RATE] for w in windows][:4]
+    real_generate = ct2_whisper._generate
+    results, threads = {}, {}
+    for spread in (False, True):
+        threads[spread] = set()
+        ct2_whisper._generate = lambda *a, _t=threads[spread]: (_t.add(threading.current_thread().name),
+                                                                real_generate(*a))[1]
+        try:
+            results[spread] = ct2_whisper.decode(chunks, DecodeOptions(spread=spread))
+        finally:
+            del ct2_whisper._generate
+    assert results[True] == results[False]
+    assert threads[False] == {"MainThread"}
+    if ct2_whisper._replicas > 1:
+        assert any(name.startswith("ct2-encode") for name in threads[True]), threads
 
 
 def test_loading_the_ct2_engine_leaves_torch_on_all_its_threads():
