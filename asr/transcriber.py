@@ -376,7 +376,8 @@ class Transcriber:
                 decoder.shutdown(wait=True, cancel_futures=True)
 
 
-def _encode_final(joined: list[SpeechChunk], handed: dict[str, int], encode_ahead: Callable[[np.ndarray], None]) -> None:
+def _encode_final(joined: list[SpeechChunk], handed: dict[str, int],
+                  encode_ahead: Callable[[np.ndarray], None]) -> None:
     """Hand the joined inputs (of the pending windows) that no later window can change to the
     engine's encoder now (see CT2Whisper.encode_ahead): join_windows fills a stream's inputs in
     order, so every input but the stream's last is final. `handed` counts those already handed over."""

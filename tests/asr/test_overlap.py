@@ -1,6 +1,7 @@
 """Decoding a batch while the next is read and encoded (scan): asr.ahead and AsrOptions.overlap."""
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -145,7 +146,7 @@ def test_overlap_reads_the_next_batch_while_one_decodes_and_keeps_the_order():
     results = {}
     for overlap in (False, True):
         engine = _SlowEngine()
-        t = Transcriber(engine, AsrOptions(**{**opts.__dict__, "overlap": overlap}), vad=_Vad())
+        t = Transcriber(engine, replace(opts, overlap=overlap), vad=_Vad())
         out = list(t.transcribe(engine.reading(_windows(4))))
         results[overlap] = [(wt.window.index, [(s.t0, s.t1, s.text) for s in wt.segments]) for wt in out]
         # every batch but the last saw the next window read while it decoded, with overlap only

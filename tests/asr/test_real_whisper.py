@@ -189,7 +189,8 @@ def test_overlapped_decoding_gives_the_sequential_transcript(ct2_whisper):
     timed, rows, threads = {}, {}, {}
     for overlap in (False, True):
         rows[overlap], threads[overlap] = [], set()
-        ct2_whisper._encode_cpu = lambda chunks, _rows=rows[overlap]: (_rows.append(len(chunks)), real_encode(chunks))[1]
+        ct2_whisper._encode_cpu = lambda chunks, _rows=rows[overlap]: (_rows.append(len(chunks)),
+                                                                       real_encode(chunks))[1]
         ct2_whisper._generate = lambda *a, _t=threads[overlap]: (_t.add(threading.current_thread().name),
                                                                  real_generate(*a))[1]
         opts = AsrOptions(batch_size=1, join=True, prefetch=4 if overlap else 0, overlap=overlap,
