@@ -266,7 +266,6 @@ def format_rooms(res: dict) -> str:
             lines.append(f"{name:6s} {s['plain_s']:5.1f}  {s['gallery_ocr_before_s']:6.1f} ({s['ratio_before']:.2f}x)"
                          f"{'':15s}{s['gallery_ocr_after_s']:6.1f} ({s['ratio_after']:.2f}x)  "
                          f"{s['face_findings_before']}/{s['face_findings_after']}")
-    lines.append("findings by label: " + "; ".join(f"{n} {r['findings_by_label']}" for n, r in res["rooms"].items()))
     return "\n".join(lines)
 
 

@@ -39,7 +39,15 @@ __all__ = ["WatchOptions", "WatchStats", "FaceWatch"]
 FULL_FRAME_SHARE = 0.6  # regions covering more of the frame than this are searched as one whole frame
 SAME_FACE_IOU = 0.3  # a box overlapping a followed face's last box this much continues it
 BETTER_FRAME = 1.2  # a followed face is described again when it ranks this much above the track's worst best frame
-MIN_REDESCRIBE_S = 1.0  # ... but not more often than this (stream seconds)
+MIN_REDESCRIBE_S = 5.0  # ... but not more often than this (stream seconds)
+# a followed face is searched for at down to this share of its size: a 150 px host at ~0.7x, not ~1x
+# (dlib's box of one face jumps by ~20 % between pyramid levels; a face that shrinks more in one step is
+# found by the changed-region search)
+FOLLOW_SHARE = 0.7
+# a large (>= STEADY_SIZE x min_face_px) face that moved less than STEADY_STEP of its width between its
+# last two frames is searched for every other frame: the track rides out the 1-s hole (max_gap_s), and
+# a small or moving face is still followed in every frame
+STEADY_SIZE, STEADY_STEP = 2.0, 0.25
 # where a followed face's person is, in face sizes: to each side (shoulders, arms), above (hair, a hat), below
 PERSON_SIDE, PERSON_ABOVE, PERSON_BELOW = 1.5, 1.0, 3.0
 MAX_STEP = 2.0  # a followed face's predicted move between frames is capped at this many face widths
@@ -48,15 +56,24 @@ MAX_STEP = 2.0  # a followed face's predicted move between frames is capped at t
 @dataclass(frozen=True)
 class WatchOptions:
     min_face_px: int = 40  # smallest face checked, in pixels of the decoded frame (= source pixels up to 1080 lines)
-    full_every_s: float = 10.0  # the whole frame is searched at least this often (stream seconds)
+    # the whole frame is searched at least this often (stream seconds). New faces are found where the
+    # picture changed; this catches what that cannot: a small face that came up inside a followed
+    # person's region, or one the detector missed while it moved and that then held still
+    full_every_s: float = 30.0
     changed_only: bool = True  # between whole-frame searches, search only changed parts and followed faces
     changed_every_s: float = 2.0  # how often the parts that changed are searched for new faces
     # parts that changed at the last such search too (someone moving: vision.change.BusyCells) are
     # searched only this often; 0: at every changed-region search
     busy_every_s: float = 6.0
     # a followed face gets a new descriptor at least this often: someone else stepping into the same place is
-    # noticed within this time (a descriptor costs ~80 ms and holds the GIL, so it stalls ASR's Python too)
-    describe_every_s: float = 10.0
+    # noticed within this time (a descriptor costs ~60-80 ms and holds the GIL, so it stalls ASR's Python too)
+    describe_every_s: float = 20.0
+    # a track with fewer than best_k descriptors gets its next one at most this often: its best frames come
+    # from several seconds of the appearance, not from its first best_k frames in a row
+    fill_every_s: float = 2.0
+    # faces are searched in the grey frame (dlib's HOG on one channel, not the strongest gradient of three:
+    # ~30 % cheaper, detector scores ~5-10 % lower); descriptors are always computed on the colour frame
+    grey: bool = True
     explained_by_tracks: bool = True  # changes inside a followed face's search region are not searched again
     best_k: int = 5  # described faces a track keeps as its best (its identity is their mean)
     track_margin: float = 0.75  # a followed face is searched for in its last box grown by this share on each side
@@ -66,7 +83,7 @@ class WatchOptions:
         if not 20 <= self.min_face_px <= 1000:
             raise ValueError(f"min_face_px must be in 20..1000 (pixels), got {self.min_face_px}")
         if min(self.full_every_s, self.changed_every_s, self.busy_every_s, self.describe_every_s,
-               self.track_margin) < 0 or self.best_k < 1:
+               self.fill_every_s, self.track_margin) < 0 or self.best_k < 1:
             raise ValueError(f"need full_every_s, describe_every_s, track_margin >= 0 and best_k >= 1; got {self}")
 
 
@@ -96,6 +113,7 @@ class FaceWatch:
         self._last_full: float | None = None
         self._last_changed = 0.0
         self._busy = BusyCells(opts.busy_every_s)
+        self._rested: set[int] = set()  # steady tracks not searched for at the last frame
 
     @property
     def active(self) -> list[Track]:
@@ -116,10 +134,12 @@ class FaceWatch:
             return whole
         # a followed face is looked for around its last box and where its motion takes it, at down to
         # half its size (cheap for a large face: a 150 px host is searched at ~1x, not 2x)
+        rest = {tr.track_id for tr in self.tracker.active
+                if tr.track_id not in self._rested and self._steady(tr)} if self.opts.changed_only else set()
+        self._rested = rest
         out = [(grow_box(_heading(tr, t), self.opts.track_margin, image.shape, self.opts.min_face_px // 2),
-                max(self.opts.min_face_px, int(0.5 * min(tr.last_box[2] - tr.last_box[0],
-                                                         tr.last_box[3] - tr.last_box[1]))))
-               for tr in self.tracker.active]
+                max(self.opts.min_face_px, int(FOLLOW_SHARE * _size(tr.last_box))))
+               for tr in self.tracker.active if tr.track_id not in rest]
         if t - self._last_changed >= self.opts.changed_every_s - 1e-6:
             # new faces: everything that changed since the last such search, at the smallest size
             thumb = thumbnail(image)
@@ -132,8 +152,8 @@ class FaceWatch:
                 # what changed where a followed person is (their face, shoulders, hands) is most likely
                 # their own motion: searched there only for faces of at least half theirs (a 150 px host's
                 # body at ~1x, not 2x); a smaller new face there is found by the next whole-frame search
-                people = [(_person(tr.last_box, image.shape), size) for tr, (_, size) in zip(self.tracker.active, out)
-                          if size > self.opts.min_face_px]
+                people = [(_person(tr.last_box, image.shape), size) for tr in self.tracker.active
+                          if (size := max(self.opts.min_face_px, int(0.5 * _size(tr.last_box)))) > self.opts.min_face_px]
                 out += [(part, size) for c in changed for p, size in people if box_area(part := _intersect(c, p))]
                 changed = subtract_boxes(changed, [p for p, _ in people], overlap_px=self.opts.min_face_px)
             if sum(box_area(r) for r in changed) > FULL_FRAME_SHARE * w * h:
@@ -142,6 +162,14 @@ class FaceWatch:
                 return whole
             out += [(r, self.opts.min_face_px) for r in changed]
         return out
+
+    def _steady(self, track: Track) -> bool:
+        """Large, found in each of its last two frames, and hardly moved between them."""
+        if len(track.faces) < 2 or _size(track.last_box) < STEADY_SIZE * self.opts.min_face_px:
+            return False
+        a, b = track.faces[-2], track.faces[-1]
+        step = max(abs(a.box[0] - b.box[0]), abs(a.box[1] - b.box[1]), abs(a.box[2] - b.box[2]), abs(a.box[3] - b.box[3]))
+        return step < STEADY_STEP * _size(b.box)
 
     def faces(self, t: float, image: np.ndarray) -> list[Face]:
         """This frame's faces; those continuing a followed face carry a descriptor only when due."""
@@ -152,8 +180,9 @@ class FaceWatch:
         self.stats.searched_px += min(h * w, sum(box_area(r) for r, _ in searches))
         self.stats.full_searches += bool(searches) and searches[0][0] == (0, 0, w, h)
         found: list[tuple[Box, float]] = []
+        searched = _grey(image) if self.opts.grey and searches else image
         for region, min_px in searches:
-            found += self.analyzer.detector.detect_scaled(image, min_px, region)
+            found += self.analyzer.detector.detect_scaled(searched, min_px, region)
         found = _dedupe(found)
         describe = [self._needs_descriptor(t, box, score) for box, score in found]
         boxes = [box for (box, _), d in zip(found, describe) if d]
@@ -169,9 +198,12 @@ class FaceWatch:
             return True  # a new face, or faces crossing: the descriptor decides
         track = overlapping[0]
         described = track.described
-        if len(described) < self.opts.best_k or t - described[-1].t >= self.opts.describe_every_s - 1e-6:
-            return True
-        if t - described[-1].t < MIN_REDESCRIBE_S:
+        since = t - described[-1].t
+        if since >= self.opts.describe_every_s - 1e-6:
+            return True  # the identity re-check (describe_every_s = 0: every frame)
+        if len(described) < self.opts.best_k:
+            return since >= self.opts.fill_every_s - 1e-6
+        if since < MIN_REDESCRIBE_S:
             return False
         # a clearly better frame than the worst of the track's best (ranks wobble ~10 % frame to frame)
         return Face(t, box, None, score).rank > BETTER_FRAME * min(f.rank for f in track.best(self.opts.best_k))
@@ -198,6 +230,16 @@ def _heading(track: Track, t: float) -> Box:
     dy = max(-limit, min(limit, k * (last.box[1] + last.box[3] - prev.box[1] - prev.box[3]) / 2))
     return (int(min(box[0], box[0] + dx)), int(min(box[1], box[1] + dy)), int(max(box[2], box[2] + dx)),
             int(max(box[3], box[3] + dy)))
+
+
+def _size(box: Box) -> int:
+    return min(box[2] - box[0], box[3] - box[1])
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 and image.shape[2] == 3 else image
 
 
 def _person(face: Box, shape: tuple[int, ...]) -> Box:

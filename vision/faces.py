@@ -151,7 +151,8 @@ class FaceDetector:
         return out
 
     def detect_scaled(self, image: np.ndarray, min_face_px: int, region: Box | None = None) -> list[tuple[Box, float]]:
-        """Faces of at least `min_face_px` (frame pixels) in `region` (default: the whole frame).
+        """Faces of at least `min_face_px` (frame pixels) in `region` (default: the whole frame) of an
+        RGB or grey `image`.
 
         The region is resized by HOG_WINDOW_PX / min_face_px and searched without dlib's 2x
         pyramid upsampling, so a 40 px face costs a 2x image (not dlib's fixed 2x of the whole
@@ -159,7 +160,9 @@ class FaceDetector:
         """
         import cv2
 
-        img = as_rgb(image)
+        # a grey frame (H x W uint8) is searched as it is: dlib's HOG then takes one channel's gradients
+        # instead of the strongest of three (~30 % cheaper; scores ~5-10 % lower)
+        img = np.ascontiguousarray(image) if image.ndim == 2 and image.dtype == np.uint8 else as_rgb(image)
         h, w = img.shape[:2]
         x0, y0, x1, y1 = region if region is not None else (0, 0, w, h)
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)

@@ -33,7 +33,8 @@ from vision.faces import Box, as_rgb
 __all__ = ["OCR_MODEL_ID", "OcrOptions", "ScreenText", "ScreenReader", "ScreenWatch", "OcrStats"]
 
 OCR_MODEL_ID = "rapidocr-ppocrv4@1.4.4"
-FULL_READ_SHARE = 0.6  # changed regions covering more of the frame than this: read it whole
+FULL_READ_SHARE = 0.8  # changed regions covering more of the frame than this: read it whole (a whole reading costs
+# ~1.5x per pixel what regions do; at 0.6, two of the bench room's busy-region readings a minute were whole ones)
 PATCH_H = 12  # a line's pixels are compared at this height to tell whether it must be read again
 BUSY_REACH_CELLS = 2  # a cell changing now within this many thumbnail cells (16 px) of last reading's change is "busy"
 
@@ -45,10 +46,12 @@ class OcrOptions:
     det_height: int = 720  # frames are scaled to this many lines for text detection
     use_cls: bool = False  # PP-OCR's 180-degree classifier: needed only for upside-down text
     gate: bool = True  # ScreenWatch: between whole readings, read only where the picture changed
-    full_every_s: float = 30.0  # ScreenWatch: a whole reading at least this often (static overlays re-checked)
+    # ScreenWatch: a whole reading at least this often. Text that appears or changes is read where the
+    # picture changed; this re-checks what that cannot see (a change under the differencing threshold)
+    full_every_s: float = 60.0
     # ScreenWatch: parts that keep changing reading after reading (a presenter moving, not an overlay
     # appearing) are detected at most this often; 0: at every reading like any other change
-    busy_every_s: float = 6.0
+    busy_every_s: float = 10.0
     # ONNX Runtime threads per OCR model (read when the models load). 1: the visual check runs beside
     # ASR; a second thread mostly spun (720p room: 5.5 -> 3.2 CPU-s for the same readings)
     threads: int = 1

@@ -49,7 +49,10 @@ def test_same_recording_on_the_authorised_account_is_not_flagged(impostor_window
     assert impersonation_findings(impostor_windows, "NASA_Official", gallery, analyzer=analyzer) == []
     matches = face_matches(impostor_windows, "nasa_official", gallery, analyzer=analyzer)
     assert len(matches) == 1 and matches[0].authorised  # matched, but allowed
-    assert [f.t for f in matches[0].matched] == [f.t for f in iter_frames(impostor_windows)]
+    # every described frame is within the threshold on its own; a track is described every
+    # fill_every_s until it has best_k prints, so 3 of the 5 frames here
+    assert [f.t for f in matches[0].matched] == [f.t for f in matches[0].track.described]
+    assert len(matches[0].matched) >= 3 and len(matches[0].track.faces) == len(list(iter_frames(impostor_windows)))
 
 
 def test_another_face_is_not_flagged(other_face_video, gallery, analyzer):
