@@ -153,7 +153,7 @@ class FaceWatch:
                 # their own motion: searched there only for faces of at least half theirs (a 150 px host's
                 # body at ~1x, not 2x); a smaller new face there is found by the next whole-frame search
                 people = [(_person(tr.last_box, image.shape), size) for tr in self.tracker.active
-                          if (size := max(self.opts.min_face_px, int(0.5 * _size(tr.last_box)))) > self.opts.min_face_px]
+                          if (size := int(0.5 * _size(tr.last_box))) > self.opts.min_face_px]
                 out += [(part, size) for c in changed for p, size in people if box_area(part := _intersect(c, p))]
                 changed = subtract_boxes(changed, [p for p, _ in people], overlap_px=self.opts.min_face_px)
             if sum(box_area(r) for r in changed) > FULL_FRAME_SHARE * w * h:
@@ -168,7 +168,7 @@ class FaceWatch:
         if len(track.faces) < 2 or _size(track.last_box) < STEADY_SIZE * self.opts.min_face_px:
             return False
         a, b = track.faces[-2], track.faces[-1]
-        step = max(abs(a.box[0] - b.box[0]), abs(a.box[1] - b.box[1]), abs(a.box[2] - b.box[2]), abs(a.box[3] - b.box[3]))
+        step = max(abs(x - y) for x, y in zip(a.box, b.box))
         return step < STEADY_STEP * _size(b.box)
 
     def faces(self, t: float, image: np.ndarray) -> list[Face]:
