@@ -14,7 +14,8 @@ step sees; `calib` holds whole writers used only to calibrate scores and thresho
 the rest. The template set keeps its template split (its test part is one more test split,
 `template_test`). A text that occurs in a test split is removed from train and calib.
 
-`build()` writes train.jsonl, calib.jsonl, test.jsonl and template_test.jsonl under
+`build()` writes train.jsonl, calib.jsonl, test.jsonl, template_test.jsonl and nonselling_test.jsonl
+(held-out speech with no selling in it, every item lawful) under
 claims/data/corpus/splits/ and a summary; deterministic for given inputs.
 """
 from __future__ import annotations
@@ -39,6 +40,10 @@ BUILD_DIR = CORPUS_DIR / "splits"
 SPLITS = {
     "test_writers": ("t1_rooms_zh", "t2_rooms_en"),
     "calib_writers": ("w6_service_voice_mixed", "w10_daily_goods_zh", "w13_kuaishou_laotie_zh", "w14_casual_live_en"),
+    # Speech that sells nothing (stories, card calls, commentary, chit-chat), written for a test of
+    # its own: `test` measures false alarms on lawful live-commerce talk only, and in session 9 two
+    # training rounds that kept its F1 flagged audiobook and card reading as claims.
+    "nonselling_test_writers": ("t3_not_selling_mixed",),
 }
 PUBLIC_TEST_SHARE = 3  # in 10: public source groups (by a hash of their id) whose items are all test
 TEMPLATE_CALIB_SHARE = 0.2  # of the template set's train templates, held out whole for calibration
@@ -62,6 +67,8 @@ def split_of(writer: str | None) -> str:
         return "test" if hashlib.sha256(w.encode()).digest()[0] % 10 < PUBLIC_TEST_SHARE else "train"
     if w in SPLITS["test_writers"]:
         return "test"
+    if w in SPLITS["nonselling_test_writers"]:
+        return "nonselling_test"
     if w in SPLITS["calib_writers"]:
         return "calib"
     return "train"
@@ -104,8 +111,8 @@ def load_corpus(root: Path = CORPUS_DIR) -> list[dict]:
     return [r for r in rows if "orig_text" not in r or wer([r["orig_text"]], [r["text"]]) <= MAX_ASR_WER]
 
 
-def _near_sound_variants(rows: list[dict]) -> list[dict]:
-    rng = random.Random(NOISE_SEED)
+def _near_sound_variants(rows: list[dict], seed: int = NOISE_SEED) -> list[dict]:
+    rng = random.Random(seed)
     out = []
     for r in rows:
         if r.get("lang") != "zh" or r.get("kind") in ("asr_noised",) or rng.random() >= NOISE_SHARE:
@@ -121,8 +128,12 @@ def build(root: Path = CORPUS_DIR, out: Path | None = None) -> dict:
     """Write the splits; returns the summary (counts per split, writer, kind, label)."""
     out = out or root / "splits"
     rows = load_corpus(root)
-    rows += _near_sound_variants([r for r in rows if r.get("writer", "").startswith(("w", "t"))])
-    splits: dict[str, list[dict]] = {"train": [], "calib": [], "test": []}
+    # The non-selling test writer gets its variants from a stream of its own, so adding it left the
+    # other splits (and the model built from them) as they were.
+    own = [r for r in rows if split_of(r.get("writer")) != "nonselling_test"]
+    rows += _near_sound_variants([r for r in own if r.get("writer", "").startswith(("w", "t"))])
+    rows += _near_sound_variants([r for r in rows if split_of(r.get("writer")) == "nonselling_test"], NOISE_SEED + 1)
+    splits: dict[str, list[dict]] = {"train": [], "calib": [], "test": [], "nonselling_test": []}
     for r in rows:
         splits["train" if r.get("train_only") else split_of(r.get("writer"))].append(r)
     template_calib = _template_calib_keys(TEMPLATE_DIR / "train.jsonl")
@@ -132,7 +143,7 @@ def build(root: Path = CORPUS_DIR, out: Path | None = None) -> dict:
             split = "template_test" if name == "test.jsonl" else (
                 "calib" if r.get("template") in template_calib else "train")
             splits.setdefault(split, []).append(r)
-    held = {r["text"].strip() for r in splits["test"]} | {r["text"].strip() for r in splits["template_test"]}
+    held = {r["text"].strip() for name in ("test", "template_test", "nonselling_test") for r in splits[name]}
     dropped = 0
     for name in ("train", "calib"):
         keep = [r for r in splits[name] if r["text"].strip() not in held]

@@ -273,7 +273,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from claims.corpus import BUILD_DIR
     from liveguard.claims_report import format_report, main_json, run_report
 
-    files = args.files or [str(BUILD_DIR / "test.jsonl"), str(BUILD_DIR / "template_test.jsonl")]
+    files = args.files or [str(BUILD_DIR / f"{name}.jsonl") for name in ("test", "template_test", "nonselling_test")]
     detectors = {name: _build_detector(name, args.rules, None, None, args.model_dir) for name in args.detector}
     report = run_report(files, detectors)
     print(main_json(report) if args.json else format_report(report))
@@ -312,8 +312,8 @@ def add_claims_parser(subparsers) -> None:
 
     r = csub.add_parser("report", help="rules, the model and both side by side on the held-out splits "
                         "(per kind, per label, per writer)")
-    r.add_argument("files", nargs="*", help="labelled JSON lines (default: the corpus's held-out test and "
-                   "template-test splits)")
+    r.add_argument("files", nargs="*", help="labelled JSON lines (default: the corpus's held-out test, "
+                   "template-test and non-selling-speech splits)")
     r.add_argument("--detector", nargs="+", choices=["rules", "model", "combined"], default=["rules", "model", "combined"])
     r.add_argument("--rules", nargs="+", help="rule files to use instead of the bundled ones")
     r.add_argument("--model-dir", help="a claims model directory (default: the built one in the cache)")

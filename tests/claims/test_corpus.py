@@ -15,19 +15,22 @@ def _rows(path):
 def test_committed_splits_are_what_build_makes(tmp_path):
     """The split files in git are the corpus as built now (edit writers/ or sources/, then rebuild)."""
     summary = build(out=tmp_path)
-    for name in ("train", "calib", "test", "template_test"):
+    for name in ("train", "calib", "test", "template_test", "nonselling_test"):
         assert (tmp_path / f"{name}.jsonl").read_bytes() == (BUILD_DIR / f"{name}.jsonl").read_bytes(), name
     assert summary["sha256"] == json.loads((BUILD_DIR / "summary.json").read_text())["sha256"]
 
 
 def test_writers_and_sources_never_cross_splits():
-    splits = {name: _rows(BUILD_DIR / f"{name}.jsonl") for name in ("train", "calib", "test")}
+    splits = {name: _rows(BUILD_DIR / f"{name}.jsonl") for name in ("train", "calib", "test", "nonselling_test")}
     writers = {name: {r["writer"] for r in rows} for name, rows in splits.items()}
-    assert not (writers["train"] & writers["test"]) and not (writers["calib"] & writers["test"])
+    for held_out in ("test", "nonselling_test"):
+        assert not (writers["train"] & writers[held_out]) and not (writers["calib"] & writers[held_out])
     assert not ((writers["train"] - {"template"}) & writers["calib"])  # templates: whole templates per split
     assert set(SPLITS["test_writers"]) <= writers["test"]
     assert any(w.startswith("public:") for w in writers["test"]) and any(w.startswith("public:") for w in writers["train"])
-    test_texts = {r["text"].strip() for r in splits["test"]}
+    assert writers["nonselling_test"] == set(SPLITS["nonselling_test_writers"])
+    assert splits["nonselling_test"] and not any(r["labels"] for r in splits["nonselling_test"])
+    test_texts = {r["text"].strip() for r in splits["test"] + splits["nonselling_test"]}
     assert not any(r["text"].strip() in test_texts for r in splits["train"] + splits["calib"])
 
 
