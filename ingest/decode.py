@@ -25,6 +25,9 @@ MAX_BAD_PACKETS = 1000  # past this many undecodable packets a file is declared 
 AUDIO_GAP_S = 0.05  # audio timestamps jumping ahead by more than this mean lost packets
 SKIP_MAX_FPS = 5.0  # sampling at most this many frames a second: video frames no sample needs are not decoded
 NONREF_MIN_FPS = 15.0  # sources with fewer frames a second decode every frame (a skipped one is a long step)
+# when keyframes come steadily at least this share of the sampling rate (at 1 frame/s: at most 2 s apart), samples
+# are taken from keyframes alone and nothing else is decoded (_KeyframeClock); 0: never
+KEY_ONLY_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -165,13 +168,24 @@ class _KeyframeClock:
 
     Only once keyframes have come at a steady interval twice running (a predictable GOP); an
     irregular stream is decoded frame by frame. A keyframe later than predicted delays that one
-    sample to the keyframe."""
+    sample to it.
 
-    def __init__(self, start: float):
+    *Keyframes only*: when that steady interval is short enough that keyframes alone give at least
+    `key_share` of the sampling rate (at 1 frame/s and 0.5: a keyframe at least every 2 s, as live
+    encoders send), no other packet is decoded at all, and a keyframe is decoded only when a sample
+    is due at it: every sample is the keyframe at or after its slot, so samples come at the keyframe
+    rate (a 2-s GOP: one every 2 s; a 1-s GOP: every second). An I-frame costs ~10x a P-frame to
+    decode but is needed either way; what goes is the P-frames up to the odd-second samples. A
+    longer or irregular GOP (a recording with a keyframe every 10 s, scene cuts) keeps the path
+    above, at `frame_fps`."""
+
+    def __init__(self, start: float, fps: float = 1.0, key_share: float = KEY_ONLY_SHARE):
         self.start = start
+        self.fps, self.key_share = fps, key_share
         self.keys: list[float] = []  # stream times of the last keyframe packets
         self.next_sample: float | None = None
         self.skipping = False
+        self.key_only = False
 
     def _interval(self) -> float | None:
         if len(self.keys) < 3:
@@ -179,17 +193,31 @@ class _KeyframeClock:
         a, b = self.keys[-2] - self.keys[-3], self.keys[-1] - self.keys[-2]
         return b if a > 0 and abs(a - b) <= 0.1 * b else None
 
-    def skip(self, packet) -> bool:
-        """Whether to leave this video packet undecoded."""
+    def skip(self, packet, next_sample: float) -> bool:
+        """Whether to leave this video packet undecoded (`next_sample`: when the next sample is due)."""
+        if not packet.size:
+            return False  # the decoder's flush at the end: the frames it still holds are due
         if packet.is_keyframe and packet.pts is not None and packet.time_base is not None:
-            self.keys = self.keys[-2:] + [float(packet.pts * packet.time_base) - self.start]
+            t = float(packet.pts * packet.time_base) - self.start
+            self.keys = self.keys[-2:] + [t]
             self.skipping = False
-        return self.skipping
+            gop = self._interval()
+            self.key_only = gop is not None and self.key_share > 0 and 1.0 / gop >= self.key_share * self.fps - 1e-6
+            # keyframes only: one before its sample is due is not needed either (a GOP under 1/fps)
+            return self.key_only and t < next_sample - 1e-3
+        return self.key_only or self.skipping
 
     def sampled(self, next_sample: float) -> None:
         """A frame was sampled; the next one is due at `next_sample`."""
         gop = self._interval()
         self.skipping = gop is not None and self.keys[-1] + gop <= next_sample + 1e-3
+
+
+def _frame_time(frame, stream) -> float | None:
+    """A decoded frame's stream time (frames drained from the decoder carry pts without a time base)."""
+    if frame.time is not None and frame.time == frame.time:
+        return frame.time
+    return float(frame.pts * stream.time_base) if frame.pts is not None and stream.time_base is not None else None
 
 
 def decode_media(
@@ -199,6 +227,7 @@ def decode_media(
     stats: DecodeStats | None = None,
     packet_sink: PacketSink | None = None,
     read_timeout: float = 10.0,
+    key_share: float = KEY_ONLY_SHARE,
 ) -> Iterator[AudioBlock | VideoFrame]:
     """Yield audio blocks and sampled frames in decode order, with stream times in seconds.
 
@@ -207,6 +236,8 @@ def decode_media(
     Stream time 0 is the container's start. `frame_fps <= 0` skips video decoding.
     `packet_sink`, when given, is opened with the input streams and receives every demuxed packet
     (the rolling recorder remuxes them without re-encoding); it is closed when decoding stops.
+    Sampling at most SKIP_MAX_FPS, only the packets a sample needs are decoded; with keyframes at
+    least `key_share` x `frame_fps` a second, only keyframes (`_KeyframeClock`; 0: never).
     Raises MediaOpenError / NoAudioStreamError before yielding anything when the input is unusable,
     and StreamReadError when reading fails part-way.
     """
@@ -236,17 +267,22 @@ def decode_media(
         # and stereo -> mono then sums L and R at +3 dB, pushing full-scale audio past +-1).
         resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         next_frame_t = 0.0
-        gop = _KeyframeClock(start) if 0 < frame_fps <= SKIP_MAX_FPS else None
+        gop = _KeyframeClock(start, frame_fps, key_share) if 0 < frame_fps <= SKIP_MAX_FPS else None
         audio_t: float | None = None  # stream time of the next resampled sample
         audio_in_t: float | None = None  # stream time just past the last decoded audio frame
         for packet in _demux(container, streams, path):
             frames = []
             skip = False
             if packet.stream is video_stream and gop is not None:
-                skip = gop.skip(packet)
+                skip = gop.skip(packet, next_frame_t)
             if not skip and (packet.stream is audio_stream or frame_fps > 0):
                 try:
                     frames = packet.decode()
+                    if gop is not None and gop.key_only and packet.stream is video_stream and packet.size:
+                        # a keyframe decoded alone: its picture now, not a few keyframes later from the
+                        # decoder's frame threads (windows wait only LATE_FRAME_S for their frames)
+                        frames = list(frames) + list(video_stream.codec_context.decode(None))
+                        video_stream.codec_context.flush_buffers()
                 except av.error.FFmpegError as exc:
                     stats.record(exc)
                     if stats.bad_packets > MAX_BAD_PACKETS:
@@ -270,8 +306,8 @@ def decode_media(
                         yield AudioBlock(audio_t, block)
                         audio_t += len(block) / SAMPLE_RATE
                         stats.audio_samples += len(block)
-                elif frame.time is not None and frame.time - start >= next_frame_t:
-                    t = frame.time - start
+                elif (ft := _frame_time(frame, video_stream)) is not None and ft - start >= next_frame_t:
+                    t = ft - start
                     w, h = _scaled_size(frame.width, frame.height, frame_height)
                     yield VideoFrame(t, frame.to_ndarray(format="rgb24", width=w, height=h))
                     stats.video_frames += 1

@@ -21,7 +21,7 @@ def test_a_40px_protected_face_is_caught_and_a_40px_stranger_is_not(size, analyz
     collins, hopper = face_at(astronaut(), 40, analyzer), face_at(grace_hopper(), 40, analyzer)
     video = room_video(media_dir / f"small_{size[1]}.mp4", size, [
         (collins, "150+40*t", "H*0.3", "null"),  # walks across the set at 40 px/s
-        (hopper, "W*0.6", "H*0.5", "null")], duration=6.0)
+        (hopper, "W*0.6", "H*0.5", "null")], duration=7.0)  # frames at 0-4 s, then the keyframe at 6 s
     watch = ImpersonationOptions().face_watch(analyzer)
     n_frames = 0
     tracks = []
@@ -52,7 +52,8 @@ def test_a_40px_face_walking_twice_its_width_a_second_is_followed_in_every_frame
     watch = ImpersonationOptions().face_watch(analyzer)
     frames = [f for w in iter_file_windows(video, opts=WINDOWS) for f in w.frames]
     tracks = [tr for f in frames for tr in watch.update(f.t, f.image)] + watch.finish()
-    assert len(frames) >= 7 and len(tracks) == 1
+    # 0, 1, 2, 3, 4, then keyframes alone (every 2 s here; ingest.decode): the face moves 160 px from 4 to 6 s
+    assert len(frames) >= 6 and len(tracks) == 1
     assert len(tracks[0].faces) >= len(frames) - 1
     assert tracks[0].faces[-1].box[0] - tracks[0].faces[0].box[0] > 400
 
@@ -98,7 +99,8 @@ def test_a_face_on_screen_for_a_minute_is_one_finding_even_when_mostly_missed(an
     for window in iter_file_windows(video, opts=WindowOptions()):
         findings += checker.feed(window)
     findings += checker.finish()
-    assert checker.frames_seen >= 59
+    # every second until the keyframes (every 2 s here) are known, then keyframes alone (ingest.decode)
+    assert checker.frames_seen >= 31
     assert checker.watch.stats.faces < checker.frames_seen / 2  # the detector missed most frames
     assert len(findings) == 1, [(f.t0, f.t1) for f in findings]
     f = findings[0]
