@@ -141,7 +141,7 @@ def _legacy_visual():
 
     faces = ImpersonationOptions(track=TrackOptions(max_gap_s=3.0), rejoin_s=0.0,
                                  watch=WatchOptions(min_face_px=40, full_every_s=0.0, changed_only=False,
-                                                    describe_every_s=0.0))
+                                                    describe_every_s=0.0, same_look=0.0))
     ocr = OcrOptions(det_height=736, use_cls=True, gate=False)
     return WindowOptions(frame_height=360), VisualOptions(impersonation=faces, ocr=ocr)
 

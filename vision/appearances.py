@@ -16,10 +16,12 @@ scaled by 80 / min_face_px). Searching a whole 720p frame for 40 px faces costs 
   grown by `track_margin`, at down to half its size), so a face that holds still is still found
   and one that moves is followed cheaply.
 
-The 128-d descriptor (~60-80 ms a face) is the other cost. A face that continues a track (same
+The 128-d descriptor (~55-80 ms a face) is the other cost. A face that continues a track (same
 place) is described only when the track has fewer than `best_k` described faces, when this frame
 ranks clearly better than the worst of its best ones, or when `describe_every_s` passed since its last
-description (a different person stepping into the same place is noticed within that time).
+description (a different person stepping into the same place is noticed within that time). The last
+two are skipped while the face still *looks* as at its last print (`same_look`: a template of its
+grey pixels correlates that well in the followed box; at most `verify_every_s`).
 The tracker (`vision.tracking`) turns faces into tracks; matching tracks to the gallery and
 joining a person's tracks into appearances is `pipeline.impersonation`.
 """
@@ -50,6 +52,12 @@ FOLLOW_SHARE = 0.7
 STEADY_SIZE, STEADY_STEP = 2.0, 0.25
 # where a followed face's person is, in face sizes: to each side (shoulders, arms), above (hair, a hat), below
 PERSON_SIDE, PERSON_ABOVE, PERSON_BELOW = 1.5, 1.0, 3.0
+# a face's *look* (the cheap same-person check before an identity re-check's print): the inside of its box
+# (LOOK_INNER cut off each side: background, hair), scaled so the box is LOOK_PX wide, grey; it is looked
+# for within the followed box grown by LOOK_REACH a side (boxes jitter by ~10-20 % frame to frame)
+LOOK_PX, LOOK_INNER, LOOK_REACH = 32, 0.15, 0.25
+LOOK_SIZE_STEP = 1.25  # a box this much larger or smaller than at its last print does not compare
+LOOK_MIN_STD = 4.0  # grey levels: a flatter template tells nothing
 MAX_STEP = 2.0  # a followed face's predicted move between frames is capped at this many face widths
 
 
@@ -68,6 +76,12 @@ class WatchOptions:
     # a followed face gets a new descriptor at least this often: someone else stepping into the same place is
     # noticed within this time (a descriptor costs ~60-80 ms and holds the GIL, so it stalls ASR's Python too)
     describe_every_s: float = 20.0
+    # ... unless the followed face still *looks* as it did at its last print: normalised correlation of its
+    # grey pixels (LOOK_*) at least this high (0: every re-check takes a print). A print (~55 ms, GIL held)
+    # is then taken at the first frame where it does not, and at the latest verify_every_s after the last
+    # one. Different people's faces correlate at most ~0.89 even aligned (100 LFW faces: p99 0.77)
+    same_look: float = 0.9
+    verify_every_s: float = 60.0
     # a track with fewer than best_k descriptors gets its next one at most this often: its best frames come
     # from several seconds of the appearance, not from its first best_k frames in a row
     fill_every_s: float = 2.0
@@ -83,7 +97,8 @@ class WatchOptions:
         if not 20 <= self.min_face_px <= 1000:
             raise ValueError(f"min_face_px must be in 20..1000 (pixels), got {self.min_face_px}")
         if min(self.full_every_s, self.changed_every_s, self.busy_every_s, self.describe_every_s,
-               self.fill_every_s, self.track_margin) < 0 or self.best_k < 1:
+               self.fill_every_s, self.track_margin, self.verify_every_s) < 0 or self.best_k < 1 \
+                or not 0 <= self.same_look <= 1:
             raise ValueError(f"need full_every_s, describe_every_s, track_margin >= 0 and best_k >= 1; got {self}")
 
 
@@ -95,6 +110,7 @@ class WatchStats:
     frame_px: int = 0  # frame pixels seen
     faces: int = 0
     described: int = 0
+    same_look: int = 0  # identity re-checks that took no print: the face looked as at its last print
 
     @property
     def searched_share(self) -> float:
@@ -114,6 +130,8 @@ class FaceWatch:
         self._last_changed = 0.0
         self._busy = BusyCells(opts.busy_every_s)
         self._rested: set[int] = set()  # steady tracks not searched for at the last frame
+        self._looks: dict[int, tuple[np.ndarray, int]] = {}  # track id -> its look at its last print, box width
+        self._new_looks: list[tuple[Face, tuple[np.ndarray, int]]] = []  # this frame's prints' looks
 
     @property
     def active(self) -> list[Track]:
@@ -146,7 +164,8 @@ class FaceWatch:
             # what keeps moving search after search (a person walking, a presenter swaying) is searched
             # every busy_every_s; what changed only now (someone stepping in) at once
             fresh = self._busy.fresh(t, changed_mask(self._thumb, thumb))
-            changed = mask_boxes(fresh, image.shape, margin_px=self.opts.min_face_px)
+            # tight: a walker's change and a swaying host's are searched apart, not as one box spanning both
+            changed = mask_boxes(fresh, image.shape, margin_px=self.opts.min_face_px, tight=True)
             self._thumb, self._last_changed = thumb, t
             if self.opts.explained_by_tracks:
                 # what changed where a followed person is (their face, shoulders, hands) is most likely
@@ -184,35 +203,56 @@ class FaceWatch:
         for region, min_px in searches:
             found += self.analyzer.detector.detect_scaled(searched, min_px, region)
         found = _dedupe(found)
-        describe = [self._needs_descriptor(t, box, score) for box, score in found]
+        grey = (searched if searched.ndim == 2 else _grey(image)) if found and self.opts.same_look else None
+        describe = [self._needs_descriptor(t, box, score, grey) for box, score in found]
         boxes = [box for (box, _), d in zip(found, describe) if d]
         embs = iter(self.analyzer.embedder.embed(image, boxes) if boxes else [])
         out = [Face(t, box, next(embs) if d else None, score) for (box, score), d in zip(found, describe)]
         self.stats.faces += len(out)
         self.stats.described += len(boxes)
+        if grey is not None:
+            self._new_looks = [(f, look) for f in out if f.embedding is not None
+                               and (look := _look(grey, f.box)) is not None]
         return out
 
-    def _needs_descriptor(self, t: float, box: Box, score: float) -> bool:
+    def _needs_descriptor(self, t: float, box: Box, score: float, grey: np.ndarray | None = None) -> bool:
         overlapping = [tr for tr in self.tracker.active if box_iou(box, tr.last_box) >= SAME_FACE_IOU]
         if len(overlapping) != 1:
             return True  # a new face, or faces crossing: the descriptor decides
         track = overlapping[0]
         described = track.described
         since = t - described[-1].t
-        if since >= self.opts.describe_every_s - 1e-6:
-            return True  # the identity re-check (describe_every_s = 0: every frame)
-        if len(described) < self.opts.best_k:
-            return since >= self.opts.fill_every_s - 1e-6
-        if since < MIN_REDESCRIBE_S:
+        if since < self.opts.describe_every_s - 1e-6:  # not yet the identity re-check (0: every frame)
+            if len(described) < self.opts.best_k:
+                return since >= self.opts.fill_every_s - 1e-6
+            # a clearly better frame than the worst of the track's best (ranks wobble ~10 % frame to frame)
+            if since < MIN_REDESCRIBE_S or Face(t, box, None, score).rank <= \
+                    BETTER_FRAME * min(f.rank for f in track.best(self.opts.best_k)):
+                return False
+        # the re-check or the better frame takes no print while the face still looks as it did at its last
+        # print (up to verify_every_s after it): the print would be that one again
+        look = self._looks.get(track.track_id)
+        if grey is not None and look is not None and since < self.opts.verify_every_s - 1e-6 \
+                and _same_look(grey, box, look, self.opts.same_look):
+            self.stats.same_look += 1
             return False
-        # a clearly better frame than the worst of the track's best (ranks wobble ~10 % frame to frame)
-        return Face(t, box, None, score).rank > BETTER_FRAME * min(f.rank for f in track.best(self.opts.best_k))
+        return True
 
     def update(self, t: float, image: np.ndarray) -> list[Track]:
         """Add the frame at stream time t; return the tracks that ended before it."""
-        return self.tracker.update(t, self.faces(t, image))
+        ended = self.tracker.update(t, self.faces(t, image))
+        if self._new_looks:
+            by_face = {id(f): look for f, look in self._new_looks}
+            for tr in self.tracker.active:
+                if id(tr.faces[-1]) in by_face:
+                    self._looks[tr.track_id] = by_face[id(tr.faces[-1])]
+            self._new_looks = []
+        for tr in ended:
+            self._looks.pop(tr.track_id, None)
+        return ended
 
     def finish(self) -> list[Track]:
+        self._looks.clear()
         return self.tracker.finish()
 
 
@@ -230,6 +270,42 @@ def _heading(track: Track, t: float) -> Box:
     dy = max(-limit, min(limit, k * (last.box[1] + last.box[3] - prev.box[1] - prev.box[3]) / 2))
     return (int(min(box[0], box[0] + dx)), int(min(box[1], box[1] + dy)), int(max(box[2], box[2] + dx)),
             int(max(box[3], box[3] + dy)))
+
+
+def _look(grey: np.ndarray, box: Box) -> tuple[np.ndarray, int] | None:
+    """The inside of a face box, grey, scaled so the box is LOOK_PX wide, and the box's width (None:
+    too flat to compare)."""
+    import cv2
+
+    w = box[2] - box[0]
+    cut = int(LOOK_INNER * w)
+    crop = grey[box[1] + cut:box[3] - cut, box[0] + cut:box[2] - cut]
+    if w <= 0 or min(crop.shape[:2]) < 4:
+        return None
+    k = LOOK_PX / w
+    size = max(4, round(crop.shape[1] * k)), max(4, round(crop.shape[0] * k))
+    template = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    return (template, w) if float(template.std()) >= LOOK_MIN_STD else None
+
+
+def _same_look(grey: np.ndarray, box: Box, look: tuple[np.ndarray, int], level: float) -> bool:
+    """Whether the face in `box` looks as `look` (its last print's): the template's best normalised
+    correlation within the box grown by LOOK_REACH is at least `level`, with the box scaled as at the
+    print or as now (dlib's box size jumps between pyramid levels while the face keeps its size)."""
+    import cv2
+
+    template, w0 = look
+    w = box[2] - box[0]
+    if not w0 / LOOK_SIZE_STEP <= w <= w0 * LOOK_SIZE_STEP:
+        return False  # nearer or further than at its print: compare prints
+    x0, y0, x1, y1 = grow_box(box, LOOK_REACH, grey.shape)
+    for k in dict.fromkeys((LOOK_PX / w0, LOOK_PX / w)):
+        area = cv2.resize(grey[y0:y1, x0:x1], (max(1, round((x1 - x0) * k)), max(1, round((y1 - y0) * k))),
+                          interpolation=cv2.INTER_AREA)
+        if area.shape[0] >= template.shape[0] and area.shape[1] >= template.shape[1] \
+                and float(cv2.matchTemplate(area, template, cv2.TM_CCOEFF_NORMED).max()) >= level:
+            return True
+    return False
 
 
 def _size(box: Box) -> int:

@@ -71,8 +71,13 @@ def subtract_boxes(boxes: list[Box], cuts: list[Box], overlap_px: int = 0) -> li
     return out
 
 
-def merge_boxes(boxes: list[Box]) -> list[Box]:
-    """Union of overlapping boxes until none overlap (a handful of boxes: quadratic is fine)."""
+def merge_boxes(boxes: list[Box], tight: bool = False) -> list[Box]:
+    """Union of overlapping boxes until none overlap (a handful of boxes: quadratic is fine).
+
+    `tight`: two overlapping boxes are joined only when their union's box is no larger than the two
+    together (searching it once costs no more); otherwise both stay and may overlap. Two changes far
+    apart joined by a thin overlap (a walker's and a swaying host's) no longer become one box
+    spanning the still set between them."""
     out = [tuple(b) for b in boxes if box_area(b) > 0]
     merged = True
     while merged:
@@ -81,7 +86,10 @@ def merge_boxes(boxes: list[Box]) -> list[Box]:
             for j in range(i + 1, len(out)):
                 a, b = out[i], out[j]
                 if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    out[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    u = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    if tight and box_area(u) > box_area(a) + box_area(b):
+                        continue
+                    out[i] = u
                     del out[j]
                     merged = True
                     break
@@ -95,9 +103,11 @@ def changed_mask(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
     return np.abs(cur - prev) > DIFF_LEVEL
 
 
-def mask_boxes(mask: np.ndarray, shape: tuple[int, ...], margin_px: int = 24, min_cells: int = 2) -> list[Box]:
+def mask_boxes(mask: np.ndarray, shape: tuple[int, ...], margin_px: int = 24, min_cells: int = 2,
+               tight: bool = False) -> list[Box]:
     """Boxes (frame pixels) around every group of set cells of a thumbnail-sized `mask`, grown by
-    `margin_px`, overlapping ones merged; groups under `min_cells` (one noisy pixel) are left out."""
+    `margin_px`, overlapping ones merged (`tight`: see merge_boxes); groups under `min_cells` (one
+    noisy pixel) are left out."""
     if not mask.any():
         return []
     cv2 = _cv2()
@@ -110,7 +120,7 @@ def mask_boxes(mask: np.ndarray, shape: tuple[int, ...], margin_px: int = 24, mi
         box = (int(x * THUMB_CELL_PX), int(y * THUMB_CELL_PX), int((x + bw) * THUMB_CELL_PX),
                int((y + bh) * THUMB_CELL_PX))
         boxes.append(grow_box(box, 0.0, shape, margin_px))
-    return merge_boxes(boxes)
+    return merge_boxes(boxes, tight)
 
 
 def changed_boxes(prev: np.ndarray | None, cur: np.ndarray, shape: tuple[int, ...], margin_px: int = 24,

@@ -92,3 +92,53 @@ def test_a_large_still_face_is_followed_every_other_frame_a_small_or_moving_one_
     assert len(_watch(small, 12).active[0].faces) == 12
     walking = _Analyzer(box=lambda t: (600 + 50 * int(t), 200, 760 + 50 * int(t), 360))  # 50 px a frame
     assert len(_watch(walking, 12).active[0].faces) == 12
+
+
+def _textured(seed: int) -> np.ndarray:
+    """A frame whose face box holds a textured picture (a face's look), different per seed."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = np.full((720, 1280, 3), 90, np.uint8)
+    patch = cv2.GaussianBlur(rng.integers(0, 255, (160, 160)).astype(np.uint8), (9, 9), 0)
+    img[FACE[1]:FACE[3], FACE[0]:FACE[2]] = patch[:, :, None]
+    return img
+
+
+def _run(analyzer, frames, opts: WatchOptions = WatchOptions()) -> FaceWatch:
+    watch = FaceWatch(analyzer, opts)
+    for t, image in frames:
+        analyzer.detector.t = analyzer.embedder.t = float(t)
+        watch.update(float(t), image)
+    return watch
+
+
+def test_a_face_that_still_looks_as_at_its_last_print_is_re_checked_only_every_verify_every_s():
+    same = _textured(1)
+    analyzer = _Analyzer()
+    watch = _run(analyzer, [(t, same) for t in range(72)])
+    assert watch.opts.same_look == 0.9 and watch.opts.verify_every_s == 60.0
+    # the fill as before, then no re-check print at 29 and 50: the face looks as at its print at 9, until
+    # verify_every_s after it (69; frames 1, 3, 5, ...: a large still face rests every other frame)
+    assert analyzer.embedder.described == [0.0, 3.0, 5.0, 7.0, 9.0, 69.0]
+    assert watch.stats.same_look > 0
+    # same_look 0: every re-check takes a print
+    plain = _Analyzer()
+    _run(plain, [(t, same) for t in range(60)], WatchOptions(same_look=0.0))
+    assert plain.embedder.described == [0.0, 3.0, 5.0, 7.0, 9.0, 29.0, 50.0]
+    # nor does a clearly better frame of it (test_a_clearly_better_frame_gets_a_print_between_re_checks: 15)
+    better = _Analyzer(scores={15.0: 2.0})
+    _run(better, [(t, same) for t in range(30)])
+    assert better.embedder.described == [0.0, 3.0, 5.0, 7.0, 9.0]
+
+
+def test_someone_else_in_the_followed_box_gets_a_print_at_the_first_re_check():
+    a, b = _textured(1), _textured(2)
+    analyzer = _Analyzer()
+    # another face in the same place from 40 s: the box is followed on by overlap, but its look differs
+    _run(analyzer, [(t, a if t < 40 else b) for t in range(60)])
+    assert analyzer.embedder.described == [0.0, 3.0, 5.0, 7.0, 9.0, 40.0]  # 40: the change there is searched
+    # the same person nearer the camera (a box 1.5x as large) is compared by print, not by look
+    near = _Analyzer(box=lambda t: FACE if t < 40 else (560, 160, 800, 400))
+    _run(near, [(t, a) for t in range(60)])
+    assert near.embedder.described[:6] == [0.0, 3.0, 5.0, 7.0, 9.0, 40.0]
