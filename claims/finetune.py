@@ -10,7 +10,8 @@ Steps:
      calibration set's lawful items is at most `target_fpr` (3%) for every calibration writer on
      its own (`fpr_scope="pooled"`: over all calibration items together).
      The same thresholds serve the model alone and the model added to the rules (the product
-     default, where the model drops a rule hit only below claims.model_detector.RULE_VETO).
+     default, where the model drops a rule hit only below its calibrated `rule_veto`, chosen on the
+     same items: `choose_rule_veto`; models built before ft8 use claims.model_detector.RULE_VETO).
 Deterministic for a given machine: seeded, deterministic algorithms, fixed thread count. The
 forward pass runs under bfloat16 autocast (fp32 master weights, fp32 loss): 2.4x faster training
 on the development CPU (AVX-512 BF16), which is what lets setup build the model in minutes.
@@ -271,8 +272,40 @@ def calibrate(net, tokenizer, items: Sequence[EvalItem], rules, opts: FinetuneOp
     # hits could be dropped, which the product never does; with four calibration writers that left
     # the model nothing to add, combined F1 0.42.)
     th = {lab: round(float(t), 3) for lab, t in zip(labels, alone)}
+    R = np.array([[lab in {h.label for h in rules.detect(it.text, it.lang)} for lab in labels] for it in items])
+    veto, sweep = choose_rule_veto(P, R, Y > 0, alone, labels)
     return {"platt": {lab: [round(v[0], 5), round(v[1], 5)] for lab, v in platt.items()},
-            "thresholds": th, "combined_thresholds": dict(th)}
+            "thresholds": th, "combined_thresholds": dict(th), "rule_veto": veto, "rule_veto_sweep": sweep}
+
+
+# The model may drop a rule's hit when it gives the label less than this calibrated probability.
+# Chosen per model on the calibration split: the rules fire on ordinary speech too ("最后一分钟" in
+# a match, "only two spots left at the hut"), and a model that has learnt such talk can veto more.
+VETO_GRID = (0.01, 0.03, 0.1, 0.2, 0.3)
+VETO_F1_SLACK = 0.002
+
+
+def choose_rule_veto(P: np.ndarray, R: np.ndarray, gold: np.ndarray, th: np.ndarray,
+                     labels: Sequence[str]) -> tuple[float, list]:
+    """The veto of VETO_GRID with the lowest lawful false-positive rate of the combined decision
+    among those within VETO_F1_SLACK of the micro-F1 at the smallest one (ties: the smaller)."""
+    from .taxonomy import SUBSUMES
+
+    lawful = ~gold.any(1)
+    col = {lab: j for j, lab in enumerate(labels)}
+    pairs = [(col[a], col[b]) for a, b in SUBSUMES.items() if a in col and b in col]
+    sweep = []
+    for v in VETO_GRID:
+        pred = (R & (P >= v)) | (P >= th)
+        for a, b in pairs:
+            pred[pred[:, a], b] = False
+        tp, fp, fn = (pred & gold).sum(), (pred & ~gold).sum(), (~pred & gold).sum()
+        f1 = 2 * tp / max(1, 2 * tp + fp + fn)
+        fpr = pred[lawful].any(1).mean() if lawful.any() else 0.0
+        sweep.append([v, round(float(f1), 4), round(float(fpr), 4)])
+    floor = sweep[0][1] - VETO_F1_SLACK
+    best = min((s for s in sweep if s[1] >= floor), key=lambda s: (s[2], s[0]))
+    return best[0], sweep
 
 
 def finetune(fit: Sequence[EvalItem], calib: Sequence[EvalItem], rules, opts: FinetuneOptions = FinetuneOptions(),

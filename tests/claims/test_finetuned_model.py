@@ -272,3 +272,29 @@ def test_thresholds_hold_the_lawful_false_positive_rate_pooled_or_per_writer():
     assert per_writer[0] > pooled[0]
     with pytest.raises(ValueError):
         FinetuneOptions(fpr_scope="per-item")
+
+
+def test_rule_veto_is_raised_only_where_it_drops_false_alarms_and_keeps_true_hits():
+    """choose_rule_veto: rules firing on lawful talk the model scores 0.05 are vetoed by a higher
+    veto; when the same model score sits on true rule hits, the veto stays at the smallest value."""
+    import numpy as np
+
+    from claims.finetune import VETO_GRID, choose_rule_veto
+
+    labels = ["fake_scarcity", "absolute_terms"]
+    th = np.array([0.9, 0.9])
+    gold = np.zeros((100, 2), bool)
+    gold[:40, 0] = True  # 40 true scarcity claims, found by the model (0.95)
+    P = np.full((100, 2), 0.001)
+    P[:40, 0] = 0.95
+    R = np.zeros((100, 2), bool)
+    R[60:70, 0] = True  # the rule fires on 10 lawful sentences ("only two spots left at the hut")
+    P[60:70, 0] = 0.05
+    veto, sweep = choose_rule_veto(P, R, gold, th, labels)
+    assert veto == 0.1 and [s[0] for s in sweep] == list(VETO_GRID)
+    assert dict((s[0], s[2]) for s in sweep)[0.01] == round(10 / 60, 4) and dict((s[0], s[2]) for s in sweep)[0.1] == 0.0
+
+    gold[60:70, 0] = True  # the same rule hits are now true claims the model misses: keep them
+    veto, _ = choose_rule_veto(P, R, gold, th, labels)
+    assert veto == VETO_GRID[0]
+
