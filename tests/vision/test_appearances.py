@@ -113,32 +113,32 @@ def _run(analyzer, frames, opts: WatchOptions = WatchOptions()) -> FaceWatch:
     return watch
 
 
-def test_a_face_that_still_looks_as_at_its_last_print_is_re_checked_only_every_verify_every_s():
+def test_a_face_that_still_looks_as_at_its_last_print_gets_no_other_print_until_verify_every_s():
     same = _textured(1)
     analyzer = _Analyzer()
     watch = _run(analyzer, [(t, same) for t in range(72)])
     assert watch.opts.same_look == 0.9 and watch.opts.verify_every_s == 60.0
-    # the fill as before, then no re-check print at 29 and 50: the face looks as at its print at 9, until
-    # verify_every_s after it (69; frames 1, 3, 5, ...: a large still face rests every other frame)
-    assert analyzer.embedder.described == [0.0, 3.0, 5.0, 7.0, 9.0, 69.0]
+    # no fill prints (3, 5, 7, 9), no re-checks (29, 50): each would be the print of 0 again; then the
+    # print verify_every_s after it (60: a whole-frame search finds it there)
+    assert analyzer.embedder.described == [0.0, 60.0]
     assert watch.stats.same_look > 0
-    # same_look 0: every re-check takes a print
+    # same_look 0: as on an untextured frame (the test above)
     plain = _Analyzer()
     _run(plain, [(t, same) for t in range(60)], WatchOptions(same_look=0.0))
     assert plain.embedder.described == [0.0, 3.0, 5.0, 7.0, 9.0, 29.0, 50.0]
-    # nor does a clearly better frame of it (test_a_clearly_better_frame_gets_a_print_between_re_checks: 15)
-    better = _Analyzer(scores={15.0: 2.0})
+    # a frame ranking clearly (BETTER_FRAME) above the last print's is printed even when it looks the same
+    better = _Analyzer(scores={15.0: 2.0, 17.0: 2.0})
     _run(better, [(t, same) for t in range(30)])
-    assert better.embedder.described == [0.0, 3.0, 5.0, 7.0, 9.0]
+    assert better.embedder.described == [0.0, 15.0]  # 17: no better than the print at 15
 
 
-def test_someone_else_in_the_followed_box_gets_a_print_at_the_first_re_check():
+def test_someone_else_in_the_followed_box_gets_a_print_at_once():
     a, b = _textured(1), _textured(2)
     analyzer = _Analyzer()
     # another face in the same place from 40 s: the box is followed on by overlap, but its look differs
     _run(analyzer, [(t, a if t < 40 else b) for t in range(60)])
-    assert analyzer.embedder.described == [0.0, 3.0, 5.0, 7.0, 9.0, 40.0]  # 40: the change there is searched
+    assert analyzer.embedder.described == [0.0, 40.0]  # 40: the change there is searched at once
     # the same person nearer the camera (a box 1.5x as large) is compared by print, not by look
     near = _Analyzer(box=lambda t: FACE if t < 40 else (560, 160, 800, 400))
     _run(near, [(t, a) for t in range(60)])
-    assert near.embedder.described[:6] == [0.0, 3.0, 5.0, 7.0, 9.0, 40.0]
+    assert near.embedder.described[:2] == [0.0, 40.0]
