@@ -73,7 +73,7 @@ class WatchOptions:
     changed_every_s: float = 2.0  # how often the parts that changed are searched for new faces
     # parts that changed at the last such search too (someone moving: vision.change.BusyCells) are
     # searched only this often; 0: at every changed-region search
-    busy_every_s: float = 6.0
+    busy_every_s: float = 10.0  # 6 until the fifth #14 pass (60-s 720p bench room: faces 1.44 -> 1.19 CPU-s)
     # a followed face gets a new descriptor at least this often: someone else stepping into the same place is
     # noticed within this time (a descriptor costs ~60-80 ms and holds the GIL, so it stalls ASR's Python too)
     describe_every_s: float = 20.0

@@ -51,7 +51,7 @@ class OcrOptions:
     full_every_s: float = 60.0
     # ScreenWatch: parts that keep changing reading after reading (a presenter moving, not an overlay
     # appearing) are detected at most this often; 0: at every reading like any other change
-    busy_every_s: float = 10.0
+    busy_every_s: float = 20.0  # 10 until the fifth #14 pass (60-s 720p bench room: 1.04 -> 0.83 CPU-s, same text)
     # ONNX Runtime threads per OCR model (read when the models load). 1: the visual check runs beside
     # ASR; a second thread mostly spun (720p room: 5.5 -> 3.2 CPU-s for the same readings)
     threads: int = 1
