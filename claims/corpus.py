@@ -39,7 +39,8 @@ BUILD_DIR = CORPUS_DIR / "splits"
 # saw any training item, rule or template.
 SPLITS = {
     "test_writers": ("t1_rooms_zh", "t2_rooms_en"),
-    "calib_writers": ("w6_service_voice_mixed", "w10_daily_goods_zh", "w13_kuaishou_laotie_zh", "w14_casual_live_en"),
+    "calib_writers": ("w6_service_voice_mixed", "w10_daily_goods_zh", "w13_kuaishou_laotie_zh", "w14_casual_live_en",
+                      "w43_not_selling_mixed"),
     # Speech that sells nothing (stories, card calls, commentary, chit-chat), written for a test of
     # its own: `test` measures false alarms on lawful live-commerce talk only, and in session 9 two
     # training rounds that kept its F1 flagged audiobook and card reading as claims.

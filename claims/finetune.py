@@ -282,13 +282,14 @@ def calibrate(net, tokenizer, items: Sequence[EvalItem], rules, opts: FinetuneOp
 # Chosen per model on the calibration split: the rules fire on ordinary speech too ("最后一分钟" in
 # a match, "only two spots left at the hut"), and a model that has learnt such talk can veto more.
 VETO_GRID = (0.01, 0.03, 0.1, 0.2, 0.3)
-VETO_F1_SLACK = 0.002
 
 
 def choose_rule_veto(P: np.ndarray, R: np.ndarray, gold: np.ndarray, th: np.ndarray,
                      labels: Sequence[str]) -> tuple[float, list]:
-    """The veto of VETO_GRID with the lowest lawful false-positive rate of the combined decision
-    among those within VETO_F1_SLACK of the micro-F1 at the smallest one (ties: the smaller)."""
+    """The veto of VETO_GRID that gives the combined decision its best micro-F1 on these items
+    (ties: the lower lawful false-positive rate, then the smaller veto). Not the lowest FPR at a
+    small F1 cost: ft9 chose 0.3 that way, and dropped the rule's hit on Whisper's "It is the best
+    ceremony in the world." (spoken: "serum"; the model gives it 0.05)."""
     from .taxonomy import SUBSUMES
 
     lawful = ~gold.any(1)
@@ -303,8 +304,7 @@ def choose_rule_veto(P: np.ndarray, R: np.ndarray, gold: np.ndarray, th: np.ndar
         f1 = 2 * tp / max(1, 2 * tp + fp + fn)
         fpr = pred[lawful].any(1).mean() if lawful.any() else 0.0
         sweep.append([v, round(float(f1), 4), round(float(fpr), 4)])
-    floor = sweep[0][1] - VETO_F1_SLACK
-    best = min((s for s in sweep if s[1] >= floor), key=lambda s: (s[2], s[0]))
+    best = min(sweep, key=lambda s: (-s[1], s[2], s[0]))
     return best[0], sweep
 
 
