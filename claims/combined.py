@@ -3,11 +3,12 @@
 Policy (per sentence):
   1. Rules decide first. A rule hit is kept as is (rules are written for precision and carry
      the exact words, an exception list and the legal basis) unless the fine-tuned model is
-     sure its label is absent (calibrated probability < RULE_VETO = 0.01, chosen on the
-     calibration writers): the rules' own false positives were most of the combined detector's.
+     sure its label is absent (calibrated probability under the model's `rule_veto`, chosen with
+     each build on the calibration writers; 0.01 for builds before ft9): the rules' own false
+     positives were most of the combined detector's, and they fire on ordinary speech too.
   2. The classifier adds recall: a label is added when the model's probability reaches that
      label's combined threshold (`combined_thresholds` of the model's sidecar). For the
-     fine-tuned model (claims-e5@ft5) these are its own thresholds, calibrated on held-out
+     fine-tuned model (claims-e5@ft9) these are its own thresholds, calibrated on held-out
      calibration writers so that each writer's lawful talk gets at most 3% flagged by the model;
      the older e5-head calibrates them on held-out templates where `rules OR model` scores best.
      When a rule and the model agree, both are named and the score is the larger of the two.
