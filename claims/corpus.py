@@ -131,9 +131,10 @@ def build(root: Path = CORPUS_DIR, out: Path | None = None) -> dict:
     rows = load_corpus(root)
     # The non-selling test writer gets its variants from a stream of its own, so adding it left the
     # other splits (and the model built from them) as they were.
-    own = [r for r in rows if split_of(r.get("writer")) != "nonselling_test"]
-    rows += _near_sound_variants([r for r in own if r.get("writer", "").startswith(("w", "t"))])
-    rows += _near_sound_variants([r for r in rows if split_of(r.get("writer")) == "nonselling_test"], NOISE_SEED + 1)
+    nonselling = [split_of(r.get("writer")) == "nonselling_test" for r in rows]
+    own = [r for r, ns in zip(rows, nonselling) if not ns and r.get("writer", "").startswith(("w", "t"))]
+    rows += _near_sound_variants(own) + _near_sound_variants([r for r, ns in zip(rows, nonselling) if ns],
+                                                             NOISE_SEED + 1)
     splits: dict[str, list[dict]] = {"train": [], "calib": [], "test": [], "nonselling_test": []}
     for r in rows:
         splits["train" if r.get("train_only") else split_of(r.get("writer"))].append(r)

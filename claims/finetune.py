@@ -11,7 +11,7 @@ Steps:
      its own (`fpr_scope="pooled"`: over all calibration items together).
      The same thresholds serve the model alone and the model added to the rules (the product
      default, where the model drops a rule hit only below its calibrated `rule_veto`, chosen on the
-     same items: `choose_rule_veto`; models built before ft8 use claims.model_detector.RULE_VETO).
+     same items: `choose_rule_veto`; models built before ft9 use claims.model_detector.RULE_VETO).
 Deterministic for a given machine: seeded, deterministic algorithms, fixed thread count. The
 forward pass runs under bfloat16 autocast (fp32 master weights, fp32 loss): 2.4x faster training
 on the development CPU (AVX-512 BF16), which is what lets setup build the model in minutes.
@@ -31,7 +31,8 @@ from .evaluate import EvalItem
 from .model_detector import predict
 from .normalize import normalize
 
-__all__ = ["FinetuneOptions", "finetune", "calibrate", "fit_platt", "fpr_thresholds"]
+__all__ = ["FinetuneOptions", "finetune", "calibrate", "fit_platt", "fpr_thresholds", "combined_predictions",
+           "choose_rule_veto"]
 
 GRID = np.round(np.arange(0.20, 0.991, 0.01), 3)
 OFF = 1.01  # a threshold no probability reaches
@@ -284,22 +285,31 @@ def calibrate(net, tokenizer, items: Sequence[EvalItem], rules, opts: FinetuneOp
 VETO_GRID = (0.01, 0.03, 0.1, 0.2, 0.3)
 
 
+def combined_predictions(P: np.ndarray, R: np.ndarray, th: np.ndarray, veto: float,
+                         labels: Sequence[str]) -> np.ndarray:
+    """The combined decision (claims.combined) over a matrix of calibrated probabilities `P` and rule
+    hits `R` (rows: sentences, columns: `labels`): a rule hit unless the model gives its label under
+    `veto`, or the model at its threshold; a subsuming label drops the one it subsumes."""
+    from .taxonomy import SUBSUMES
+
+    col = {lab: j for j, lab in enumerate(labels)}
+    pred = (R & (P >= veto)) | (P >= th)
+    for a, b in SUBSUMES.items():
+        if a in col and b in col:
+            pred[pred[:, col[a]], col[b]] = False
+    return pred
+
+
 def choose_rule_veto(P: np.ndarray, R: np.ndarray, gold: np.ndarray, th: np.ndarray,
                      labels: Sequence[str]) -> tuple[float, list]:
     """The veto of VETO_GRID that gives the combined decision its best micro-F1 on these items
     (ties: the lower lawful false-positive rate, then the smaller veto). Not the lowest FPR at a
     small F1 cost: ft9 chose 0.3 that way, and dropped the rule's hit on Whisper's "It is the best
     ceremony in the world." (spoken: "serum"; the model gives it 0.05)."""
-    from .taxonomy import SUBSUMES
-
     lawful = ~gold.any(1)
-    col = {lab: j for j, lab in enumerate(labels)}
-    pairs = [(col[a], col[b]) for a, b in SUBSUMES.items() if a in col and b in col]
     sweep = []
     for v in VETO_GRID:
-        pred = (R & (P >= v)) | (P >= th)
-        for a, b in pairs:
-            pred[pred[:, a], b] = False
+        pred = combined_predictions(P, R, th, v, labels)
         tp, fp, fn = (pred & gold).sum(), (pred & ~gold).sum(), (~pred & gold).sum()
         f1 = 2 * tp / max(1, 2 * tp + fp + fn)
         fpr = pred[lawful].any(1).mean() if lawful.any() else 0.0

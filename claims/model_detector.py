@@ -106,7 +106,7 @@ def attention_span(att: np.ndarray, token_spans: Sequence[tuple[int, int]]) -> t
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 # A rule hit is dropped when the model gives its label a calibrated probability below this (models
-# built before ft8; since then each build calibrates its own, `rule_veto` in its meta). On the
+# built before ft9; since then each build calibrates its own, `rule_veto` in its meta). On the
 # calibration writers (never the test split) rules + model flag 4.7% of lawful talk, 2.6% with
 # the veto at 0.01, F1 0.873 -> 0.879; 0.01 also drops the fewest true hits of the values that
 # meet 3% there with a margin (0.001: 2.8%). Held-out test: 4.6% -> 2.5%, F1 0.811 -> 0.815.
@@ -164,7 +164,7 @@ class ModelDetector:
         self.combined_thresholds = np.array([meta["combined_thresholds"].get(lab, 1.01) for lab in self.labels],
                                             np.float32)
         self.name = f"model:{meta.get('name', 'e5-claims')}@{meta.get('version', '1')}"
-        # calibrated with the model since ft8 (claims.finetune.choose_rule_veto); older builds: 0.01
+        # calibrated with the model since ft9 (claims.finetune.choose_rule_veto); older builds: 0.01
         self.rule_veto = float(meta.get("rule_veto", RULE_VETO))
 
     @classmethod

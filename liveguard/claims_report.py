@@ -3,8 +3,9 @@
 For each split file: micro precision/recall/F1, macro F1, the false-positive rate on lawful
 (unlabelled) items, recall per kind of item (direct, indirect, evasion, ASR-noised, multi-segment)
 and micro-F1 per writer or source. On a split with no labelled item (speech that sells nothing)
-only the FPR column and the per-label false positives mean anything. Multi-segment items are checked as the product checks them:
-each segment alone and joined with the one or two before it (pipeline.findings), not as one string.
+only the FPR column and the per-label false positives mean anything. Multi-segment items are
+checked as the product checks them: each segment alone and joined with the one or two before it
+(pipeline.findings), not as one string.
 """
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 Leave-one-writer-out on the calibration split only (the test split is never read): for each
 calibration writer in turn, Platt scaling and thresholds are fitted on the other calibration
 groups under a candidate policy, and the held-out writer is scored with the combined decision
-(rules, the model's veto below 0.01, the model's additions, health_food_overclaim subsuming
-medical_claim_non_drug). A policy is "per-writer t" (every fitting writer's lawful items at most
+(rules, the model's veto below its `rule_veto` (0.01 before ft9), the model's additions,
+health_food_overclaim subsuming medical_claim_non_drug; claims.finetune.combined_predictions). A policy is "per-writer t" (every fitting writer's lawful items at most
 t flagged, the shipped rule with t = 0.03) or "pooled t" (all fitting items together).
 
     LIVEGUARD_CACHE=.cache/liveguard .venv/bin/python scripts/claims_threshold_policy.py [MODEL_DIR]
@@ -24,8 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from claims.corpus import items  # noqa: E402
-from claims.finetune import fit_platt, fpr_thresholds  # noqa: E402
-from claims.model_detector import RULE_VETO, ModelDetector  # noqa: E402
+from claims.finetune import combined_predictions, fit_platt, fpr_thresholds  # noqa: E402
+from claims.model_detector import ModelDetector  # noqa: E402
 from claims.rules import RuleDetector  # noqa: E402
 
 POLICIES = [("per-writer", t) for t in (0.01, 0.02, 0.03, 0.04, 0.05, 0.06)] + \
@@ -52,13 +52,9 @@ def main() -> None:
                 R[i, col[h.label]] = True
     writers = np.array([it.writer or "-" for it in calib])
     held_out = [w for w in sorted(set(writers)) if w != "template"]
-    hf, med = col.get("health_food_overclaim"), col.get("medical_claim_non_drug")
 
     def decide(P, R_, th):
-        pred = (R_ & (P >= RULE_VETO)) | (P >= th)
-        if hf is not None and med is not None:
-            pred[pred[:, hf], med] = False
-        return pred
+        return combined_predictions(P, R_, th, m.rule_veto, labels)
 
     print(f"calib items {len(calib)}, held-out writers {held_out}")
     print(f"{'policy':<16} {'F1 mean':>8} {'F1 min':>7} {'FPR mean':>9} {'FPR max':>8}  per writer F1/FPR")

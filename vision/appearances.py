@@ -225,20 +225,21 @@ class FaceWatch:
         track = overlapping[0]
         described = track.described
         since = t - described[-1].t
+        rank = Face(t, box, None, score).rank
         if since < self.opts.describe_every_s - 1e-6:  # not yet the identity re-check (0: every frame)
             if len(described) < self.opts.best_k:
                 if since < self.opts.fill_every_s - 1e-6:
                     return False
             # a clearly better frame than the worst of the track's best (ranks wobble ~10 % frame to frame)
-            elif since < MIN_REDESCRIBE_S or Face(t, box, None, score).rank <= \
-                    BETTER_FRAME * min(f.rank for f in track.best(self.opts.best_k)):
+            elif since < MIN_REDESCRIBE_S or \
+                    rank <= BETTER_FRAME * min(f.rank for f in track.best(self.opts.best_k)):
                 return False
         # a print due (filling the best, a better frame, the re-check) is not taken while the face still looks
         # as it did at its last print and ranks no clearly better than that frame (up to verify_every_s after
         # it): it would be that print again
         look = self._looks.get(track.track_id)
         if grey is not None and look is not None and since < self.opts.verify_every_s - 1e-6 \
-                and Face(t, box, None, score).rank <= BETTER_FRAME * described[-1].rank \
+                and rank <= BETTER_FRAME * described[-1].rank \
                 and _same_look(grey, box, look, self.opts.same_look):
             self.stats.same_look += 1
             return False

@@ -297,4 +297,3 @@ def test_rule_veto_is_raised_only_where_it_drops_false_alarms_and_keeps_true_hit
     gold[60:70, 0] = True  # the same rule hits are now true claims the model misses: keep them
     veto, _ = choose_rule_veto(P, R, gold, th, labels)
     assert veto == VETO_GRID[0]
-
