@@ -115,6 +115,9 @@ def _open(path, open_timeout: float = 10.0, read_timeout: float = 10.0) -> av.co
 def _info(path: str | Path, container) -> MediaInfo:
     audio = container.streams.audio[0] if container.streams.audio else None
     video = container.streams.video[0] if container.streams.video else None
+    for kind, stream in (("audio", audio), ("video", video)):
+        if stream is not None and stream.codec_context is None:  # e.g. 36-bit PCM in a WAV: no decoder
+            raise MediaOpenError(f"{path}: its {kind} codec is not one FFmpeg can decode")
     duration = container.duration / av.time_base if container.duration else None
     return MediaInfo(
         path=str(path),

@@ -58,3 +58,23 @@ def test_container_audio_duration_matches_source(case, tmp_path):
         assert stats.video_frames >= len(frames)
     assert all(w.audio.dtype.name == "float32" and w.audio.ndim == 1 for w in windows)
     assert SAMPLE_RATE == 16000
+
+
+def test_a_wav_whose_codec_ffmpeg_cannot_decode_is_a_clear_error(tmp_path):
+    """36-bit PCM in a WAV opens, but FFmpeg has no decoder for it (stream.codec_context is None):
+    a per-file MediaOpenError, not an AttributeError that ends a whole batch."""
+    import struct
+
+    from ingest import decode_media
+    from liveguard.errors import MediaOpenError
+
+    align = 5  # one channel of 36-bit samples
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 8000 * align, align, 36)
+    data = bytes(align * 800)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    path = tmp_path / "36bit.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    with pytest.raises(MediaOpenError, match="codec is not one FFmpeg can decode"):
+        probe(path)
+    with pytest.raises(MediaOpenError, match="codec is not one FFmpeg can decode"):
+        list(decode_media(path))
