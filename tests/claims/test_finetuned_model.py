@@ -274,6 +274,39 @@ def test_thresholds_hold_the_lawful_false_positive_rate_pooled_or_per_writer():
         FinetuneOptions(fpr_scope="per-item")
 
 
+def test_shift_thresholds_raise_every_label_together_until_each_writer_holds_the_rate():
+    """shift_thresholds: per-label best-F1 thresholds (at least the floor), then one shared raise in
+    logit space. Label 0 is clean; label 1 fires on a third of writer b's lawful items. The raise
+    must bring b to the target, keep the labels' order, and leave thresholds alone where the rate
+    already holds."""
+    from claims.finetune import shift_thresholds
+
+    rng = np.random.default_rng(5)
+    n = 600
+    groups = np.array(["a"] * 300 + ["b"] * 300)
+    Y = np.zeros((n, 2))
+    Y[0:80, 0] = Y[300:380, 0] = 1
+    Y[80:160, 1] = Y[380:460, 1] = 1
+    P = np.where(Y > 0, rng.uniform(0.55, 1.0, Y.shape), rng.uniform(0.0, 0.3, Y.shape))
+    lawful = ~(Y > 0).any(1)
+    hard = np.flatnonzero(lawful & (groups == "b"))[:45]
+    P[hard, 1] = rng.uniform(0.5, 0.95, len(hard))
+
+    def fpr(th, g):
+        k = lawful & (groups == g)
+        return ((P[k] >= th).any(1)).mean()
+
+    loose = shift_thresholds(P, Y, 1.0, groups=list(groups))  # any rate holds: the best-F1 thresholds
+    assert np.all(loose >= 0.5) and np.all(loose < 0.7)
+    th = shift_thresholds(P, Y, 0.05, groups=list(groups))
+    assert fpr(th, "a") <= 0.05 and fpr(th, "b") <= 0.05
+    assert np.all(th > loose)  # both labels raised together, not only the noisy one
+    logit = lambda x: np.log(x / (1 - x))
+    assert np.allclose(logit(th) - logit(loose), (logit(th) - logit(loose))[0], atol=1e-2)
+    # finer targets never lower a threshold
+    assert np.all(shift_thresholds(P, Y, 0.02, groups=list(groups)) >= th)
+
+
 def test_rule_veto_is_raised_only_where_it_drops_false_alarms_and_keeps_true_hits():
     """choose_rule_veto: rules firing on lawful talk the model scores 0.05 are vetoed by a higher
     veto; when the same model score sits on true rule hits, the veto stays at the smallest value."""
@@ -297,3 +330,77 @@ def test_rule_veto_is_raised_only_where_it_drops_false_alarms_and_keeps_true_hit
     gold[60:70, 0] = True  # the same rule hits are now true claims the model misses: keep them
     veto, _ = choose_rule_veto(P, R, gold, th, labels)
     assert veto == VETO_GRID[0]
+
+
+def test_an_interrupted_build_resumes_from_its_last_epoch_to_the_same_weights(tmp_path):
+    """Killed during epoch 2 of 3, a build resumed from the saved epoch ends with exactly the weights
+    of an uninterrupted one; a saved state from other options is ignored, not resumed."""
+    import torch
+
+    from claims.encoder import E5Tokenizer
+    from claims.finetune import FinetuneOptions, train_net
+
+    ckpt = tiny_e5_checkpoint()
+    tok = E5Tokenizer.from_checkpoint(ckpt)
+    fit = [EvalItem(f"原价{k}今天只要九十九", frozenset({"fake_price"}), lang="zh") for k in range(24)] + \
+          [EvalItem(f"谢谢大家 欢迎 {k}", frozenset(), kind="hard_negative") for k in range(24)]
+    opts = FinetuneOptions(layers=2, epochs=3, batch_size=8, lr=1e-3, head_lr=1e-2)
+    whole, _ = train_net(fit, opts, ckpt, tok, log=lambda m: None)
+
+    class Killed(Exception):
+        pass
+
+    def dies_in_epoch_two(msg):
+        if "epoch 2/3" in msg:
+            raise Killed
+
+    state = tmp_path / "state"
+    with pytest.raises(Killed):
+        train_net(fit, opts, ckpt, tok, log=dies_in_epoch_two, resume_dir=state)
+    said = []
+    resumed, report = train_net(fit, opts, ckpt, tok, log=said.append, resume_dir=state)
+    assert any("resuming after epoch 1/3" in m for m in said)
+    assert sum("claims train: epoch" in m for m in said) == 2  # epochs 2 and 3 only
+    assert len(report["epoch_losses"]) == 3
+    a, b = whole.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    said.clear()  # other options: the saved epoch is not theirs
+    train_net(fit, FinetuneOptions(layers=2, epochs=3, batch_size=8, lr=2e-3, head_lr=1e-2), ckpt, tok,
+              log=said.append, resume_dir=state)
+    assert not any("resuming" in m for m in said)
+
+
+def test_a_new_calibration_recalibrates_the_built_weights_instead_of_training_again(tiny_model, tmp_path):
+    """Changing only what the calibration reads (threshold rule, target FPR) leaves the training
+    inputs current: prepare recalibrates the saved weights; any training option makes it stale."""
+    import hashlib
+    import shutil
+
+    from claims.build_model import MANIFEST, expected_inputs, recalibrate, staleness
+    from claims.finetune import FinetuneOptions
+    from claims.model import META_NAME, WEIGHTS_NAME
+
+    src, ckpt, meta = tiny_model
+    out = tmp_path / "m"
+    shutil.copytree(src, out)
+    old = {k: v for k, v in expected_inputs().items() if k != "calibration"}  # an ft9-era manifest
+    old["options"] = {k: v for k, v in old["options"].items() if k != "threshold_rule"}
+    (out / MANIFEST).write_text(json.dumps(old))
+    assert staleness(old, expected_inputs()) == ([], False)
+    shift = FinetuneOptions(threshold_rule="shift", target_fpr=0.0)
+    assert staleness(old, expected_inputs(shift)) == ([], True)
+    assert staleness(old, expected_inputs(FinetuneOptions(epochs=5)))[0] == ["options"]
+
+    weights = hashlib.sha256((out / WEIGHTS_NAME).read_bytes()).hexdigest()
+    calib = [EvalItem(f"原价{k}今天只要九十九", frozenset({"fake_price"}), lang="zh") for k in range(10)] + \
+            [EvalItem(f"谢谢大家 欢迎 {k}", frozenset(), kind="hard_negative") for k in range(10)]
+    said = []
+    recalibrate(out, shift, log=said.append, ckpt=ckpt, calib=calib, rules=RuleDetector())
+    side = json.loads((out / META_NAME).read_text())
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert hashlib.sha256((out / WEIGHTS_NAME).read_bytes()).hexdigest() == weights == side["weights_sha256"]
+    assert side["options"]["threshold_rule"] == "shift" and manifest["calibration"]["threshold_rule"] == "shift"
+    assert staleness(manifest, expected_inputs(shift)) == ([], False)
+    assert side["thresholds"]["fake_price"] >= 0.5  # the shift rule's floor
+    assert any("recalibrated" in m for m in said)
