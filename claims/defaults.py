@@ -49,9 +49,9 @@ class LazyModel:
     @property
     def name(self) -> str:
         if self.model_dir is None:
-            from .build_model import NAME, RECIPE
+            from .build_model import NAME, VERSION
 
-            return f"model:{NAME}@{RECIPE}"  # what the default build calls itself, without loading it
+            return f"model:{NAME}@{VERSION}"  # what the default build calls itself, without loading it
         return self.model.name
 
     @property
