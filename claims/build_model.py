@@ -147,7 +147,7 @@ def prepare_claims_model(root: Path | None = None, force: bool = False, opts: Fi
 
     t0 = time.perf_counter()
     speed = ("about 20 minutes on 2 cores with native bfloat16" if opts.bf16 and cpu_has_bf16() else
-             "about 85 minutes on 2 cores: this CPU has no native bfloat16 (AVX-512 BF16 / AMX), so it trains in fp32")
+             "about 76 minutes on 2 cores: this CPU has no native bfloat16 (AVX-512 BF16 / AMX), so it trains in fp32")
     log(f"claims model: fine-tuning e5 ({opts.layers} layers, {opts.epochs} epochs) on claims/data/corpus; "
         f"{speed}; an interrupted build resumes from its last finished epoch")
     # Each finished epoch is kept here, so a build cut short (setup interrupted, the machine restarted)

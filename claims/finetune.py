@@ -127,7 +127,7 @@ def _resume_key(items: Sequence[EvalItem], opts: FinetuneOptions, bf16: bool) ->
 def train_net(items: Sequence[EvalItem], opts: FinetuneOptions, ckpt, tokenizer, log=print, resume_dir=None):
     """Fine-tune; with `resume_dir`, the state after each epoch is saved there and a later call with
     the same items and options goes on from the last saved epoch, to the same weights as one
-    uninterrupted run (a 3-epoch build is ~85 minutes on a 2-core CPU without bf16)."""
+    uninterrupted run (a 3-epoch build is ~76 minutes on a 2-core CPU without bf16)."""
     import os
     from pathlib import Path
 
