@@ -1,7 +1,8 @@
 """From transcript segments to findings: the claims check applied where it is safe to apply.
 
-Segments marked as hallucinations never produce findings. One finding per (segment, label):
-when several rules agree, the most confident one is kept as the decider.
+Segments marked as hallucinations never produce findings. One finding per (segment, label), and
+per listing field for claim_contradicts_listing: when several rules agree, the most confident one
+is kept as the decider.
 
 Whisper ends a segment where the host pauses, and hosts pause inside a claim (「原价999，」 ...
 「今天只要99」, "Normally 1,099." ... "Today only 99."). So each segment is also checked with
@@ -48,12 +49,20 @@ def detect_many(detector: ClaimDetector, texts: list[str], langs: list[str | Non
     return [detector.detect(t, lang) for t, lang in zip(texts, langs)]
 
 
+def _key(hit) -> str:
+    """What makes two hits of a text one finding: the label, and for a contradiction of the listing
+    also its field: "silk" against a cotton listing and "from Japan" against a Chinese one are two
+    facts a moderator checks apart (and Whisper may well put both in one segment)."""
+    return f"{hit.label}|{hit.decided_by}" if hit.label == "claim_contradicts_listing" else hit.label
+
+
 def _best(hits) -> dict[str, object]:
-    """One hit per label: a rule's where there is one (its words are exact), else the model's, with
-    the highest score of the label and every component that found it named in `decided_by`."""
+    """One hit per label (per listing field for claim_contradicts_listing): a rule's where there is
+    one (its words are exact), else the model's, with the highest score of the label and every
+    component that found it named in `decided_by`."""
     by_label: dict[str, list] = {}
     for hit in hits:
-        by_label.setdefault(hit.label, []).append(hit)
+        by_label.setdefault(_key(hit), []).append(hit)
     best: dict[str, object] = {}
     for label, group in by_label.items():
         pick = max(group, key=lambda h: (not h.decided_by.startswith("model:"), h.score))

@@ -210,10 +210,12 @@ class StreamIngest:
         self.thread.join(timeout=10)
 
 
-def _already(records, kind: str, label: str | None, t0: float, t1: float) -> bool:
-    """Whether `records` hold a `kind` record (of `label`) covering most of [t0, t1]."""
+def _already(records, kind: str, label: str | None, t0: float, t1: float, decided_by: str | None = None) -> bool:
+    """Whether `records` hold a `kind` record (of `label`, by `decided_by`) covering most of [t0, t1]."""
     for r in records:
         if r.get("type") != kind or (label is not None and r.get("label") != label):
+            continue
+        if decided_by is not None and r.get("decided_by") != decided_by:
             continue
         overlap = min(t1, r["t1"]) - max(t0, r["t0"])
         if overlap > 0.5 * min(t1 - t0, r["t1"] - r["t0"]):
@@ -270,7 +272,9 @@ class LiveProcessor:
         self._remember(sid, wt.segments)
         for f in find_claims(sorted(wt.segments, key=lambda s: s.t0), self.detectors.get(sid, self.detector), sid,
                                previous=previous):
-            if recovered and _already(self.reported.get(sid, ()), "finding", f.label, f.t0, f.t1):
+            # two contradictions of the listing in one segment are two findings (pipeline.findings._key)
+            by = f.decided_by if f.label == "claim_contradicts_listing" else None
+            if recovered and _already(self.reported.get(sid, ()), "finding", f.label, f.t0, f.t1, by):
                 continue
             delay = now - spoken_wall(f.t1) if spoken_wall else None
             if delay is not None and not recovered:  # the live delay figures; a read-back waited out a crash

@@ -87,3 +87,35 @@ def test_monitor_checks_each_stream_against_its_own_listing(tmp_path):
         wt = WindowTranscript(Window(sid, 1, 8.0, np.zeros(8 * 16000, np.float32)), [seg], 2.0)
         labels[sid] = [r["label"] for r in proc.process(wt, 0.0, None) if r["type"] == "finding"]
     assert labels == {"shirts": ["claim_contradicts_listing"], "scarves": []}
+
+
+def test_two_contradictions_in_one_segment_are_two_findings(tmp_path):
+    """Whisper on some CPUs puts "real silk" and "from Japan" in one segment: the moderator still
+    gets one finding per contradicted field, each with its own words, also after a restart."""
+    import numpy as np
+
+    from asr.transcriber import WindowTranscript
+    from asr.types import Segment
+    from ingest.windows import Window
+    from pipeline.findings import find_claims
+    from pipeline.live import LiveProcessor
+
+    det = ListingDetector(Listing.from_dict(LISTING))
+    seg = Segment("s", 0.3, 6.9, "Welcome everyone. This shirt is real silk. It is imported from Japan.", "en",
+                  -0.3, 0.05, 1.1)
+    found = {f.decided_by.split("@")[0]: f.evidence.lower()
+             for f in find_claims([seg], det, "s") if f.label == "claim_contradicts_listing"}
+    assert set(found) == {"listing:material", "listing:origin"}
+    assert "silk" in found["listing:material"] and "japan" in found["listing:origin"]
+
+    # a restart that reads back its own report (one of the two written before a kill) adds the other only
+    proc = LiveProcessor(det, tmp_path / "clips")
+    audio = np.zeros(8 * 16000, np.float32)
+    wt = WindowTranscript(Window("s", 1, 0.0, audio), [seg], 2.0)
+    first = [r for r in proc.process(wt, 0.0, None) if r.get("label") == "claim_contradicts_listing"]
+    assert len(first) == 2
+    again = LiveProcessor(det, tmp_path / "clips2")
+    again.reported["s"] = [r for r in first if r["decided_by"].startswith("listing:material")]
+    read_back = WindowTranscript(Window("s", 1, 0.0, audio, recovered=True), [seg], 2.0)
+    redo = [r for r in again.process(read_back, 0.0, None) if r.get("label") == "claim_contradicts_listing"]
+    assert [r["decided_by"].split("@")[0] for r in redo] == ["listing:origin"]
