@@ -32,6 +32,8 @@ def mats(its):
     return out.logits, Y, R
 calib = items('calib')
 dev = [parse_item(l) for f in sorted(glob.glob(str(ROOT / 'claims/data/corpus/held_back/w*.jsonl'))) for l in open(f)]
+if not dev:  # session 12 trained ft10 on session 11's dev writers: a new round of held-back writers is needed
+    sys.exit('no dev writers in claims/data/corpus/held_back/ (see its README)')
 Zc, Yc, Rc = mats(calib); Zd, Yd, Rd = mats(dev)
 wc = np.array([it.writer or '-' for it in calib]); wd = np.array([it.writer for it in dev])
 platt = [fit_platt(Zc[:, j], Yc[:, j]) for j in range(len(labels))]
