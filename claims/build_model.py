@@ -28,7 +28,7 @@ NAME = "claims-e5"
 RECIPE = "ft10"  # bump when the training code or the corpus generation changes what it builds
 # Bump when claims.finetune.calibrate changes what it gives: a build whose training inputs still
 # match is then recalibrated from its saved weights (a minute), not trained again.
-CALIBRATION = "c1"  # next: "c2" with threshold_rule="shift" (docs/claims.md, Session 11)
+CALIBRATION = "c2"  # c2: threshold_rule "shift" (chosen on dev writers w53-w56 in session 12; docs/claims.md)
 # What findings call the default model: the recipe, and the calibration once it is not the first.
 VERSION = RECIPE if CALIBRATION == "c1" else f"{RECIPE}.{CALIBRATION}"
 MANIFEST = "manifest.json"
@@ -63,8 +63,9 @@ def staleness(manifest: dict, want: dict) -> tuple[list[str], bool]:
     defaults = asdict(FinetuneOptions())
     if any(have.get(k, defaults.get(k)) != v for k, v in need.items()) or set(have) - set(need):
         stale.append("options")
-    # builds before the calibration had a version of its own (ft9's first manifests) were "c1"
-    opts = {**defaults, **(manifest.get("options") or {})}
+    # builds before the calibration had a version of its own (ft9's first manifests) were "c1",
+    # and before the option existed their threshold rule was the greedy one
+    opts = {**defaults, "threshold_rule": "greedy", **(manifest.get("options") or {})}
     had = manifest.get("calibration") or {"version": "c1", **{k: opts[k] for k in CALIBRATION_FIELDS}}
     return stale, had != want["calibration"]
 

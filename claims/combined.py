@@ -8,7 +8,7 @@ Policy (per sentence):
      positives were most of the combined detector's, and they fire on ordinary speech too.
   2. The classifier adds recall: a label is added when the model's probability reaches that
      label's combined threshold (`combined_thresholds` of the model's sidecar). For the
-     fine-tuned model (claims-e5@ft9) these are its own thresholds, calibrated on held-out
+     fine-tuned model (claims-e5@ft9 and later) these are its own thresholds, calibrated on held-out
      calibration writers so that each writer's lawful talk gets at most 3% flagged by the model;
      the older e5-head calibrates them on held-out templates where `rules OR model` scores best.
      When a rule and the model agree, both are named and the score is the larger of the two.
