@@ -20,7 +20,7 @@ from asr.types import Segment
 from claims import ClaimDetector, get_label
 from claims.rules import LANGS
 
-__all__ = ["Finding", "find_claims", "JOIN_GAP_S"]
+__all__ = ["Finding", "find_claims", "finding_key", "JOIN_GAP_S"]
 
 JOIN_GAP_S = 1.5  # longest pause between two segments still read as one utterance
 CONTEXT_SEGMENTS = 2  # a segment is also checked with up to this many segments before it
@@ -49,11 +49,12 @@ def detect_many(detector: ClaimDetector, texts: list[str], langs: list[str | Non
     return [detector.detect(t, lang) for t, lang in zip(texts, langs)]
 
 
-def _key(hit) -> str:
-    """What makes two hits of a text one finding: the label, and for a contradiction of the listing
-    also its field: "silk" against a cotton listing and "from Japan" against a Chinese one are two
-    facts a moderator checks apart (and Whisper may well put both in one segment)."""
-    return f"{hit.label}|{hit.decided_by}" if hit.label == "claim_contradicts_listing" else hit.label
+def finding_key(label: str, decided_by: str) -> str:
+    """What makes two hits (or findings, or report records) of one text one finding: the label, and
+    for a contradiction of the listing also its field: "silk" against a cotton listing and "from
+    Japan" against a Chinese one are two facts a moderator checks apart (and Whisper may well put
+    both in one segment)."""
+    return f"{label}|{decided_by}" if label == "claim_contradicts_listing" else label
 
 
 def _best(hits) -> dict[str, object]:
@@ -62,7 +63,7 @@ def _best(hits) -> dict[str, object]:
     component that found it named in `decided_by`."""
     by_label: dict[str, list] = {}
     for hit in hits:
-        by_label.setdefault(_key(hit), []).append(hit)
+        by_label.setdefault(finding_key(hit.label, hit.decided_by), []).append(hit)
     best: dict[str, object] = {}
     for label, group in by_label.items():
         pick = max(group, key=lambda h: (not h.decided_by.startswith("model:"), h.score))

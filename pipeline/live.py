@@ -28,7 +28,7 @@ from ingest.recorder import RecorderOptions, StreamRecorder, new_run_id
 from ingest.recovery import recorded_items
 from ingest.windows import Window, WindowOptions, cut_windows
 from pipeline.clips import ClipJournal, ClipRequest
-from pipeline.findings import Finding, find_claims
+from pipeline.findings import Finding, find_claims, finding_key
 from pipeline.fusion import FusionOptions, fuse
 
 __all__ = ["MonitorOptions", "StreamIngest", "IngestSnapshot", "LiveProcessor", "merge_backlog", "read_state"]
@@ -210,12 +210,11 @@ class StreamIngest:
         self.thread.join(timeout=10)
 
 
-def _already(records, kind: str, label: str | None, t0: float, t1: float, decided_by: str | None = None) -> bool:
-    """Whether `records` hold a `kind` record (of `label`, by `decided_by`) covering most of [t0, t1]."""
+def _already(records, kind: str, key: str | None, t0: float, t1: float) -> bool:
+    """Whether `records` hold a `kind` record (of finding `key`, pipeline.findings.finding_key)
+    covering most of [t0, t1]."""
     for r in records:
-        if r.get("type") != kind or (label is not None and r.get("label") != label):
-            continue
-        if decided_by is not None and r.get("decided_by") != decided_by:
+        if r.get("type") != kind or (key is not None and finding_key(r.get("label"), r.get("decided_by")) != key):
             continue
         overlap = min(t1, r["t1"]) - max(t0, r["t0"])
         if overlap > 0.5 * min(t1 - t0, r["t1"] - r["t0"]):
@@ -272,9 +271,8 @@ class LiveProcessor:
         self._remember(sid, wt.segments)
         for f in find_claims(sorted(wt.segments, key=lambda s: s.t0), self.detectors.get(sid, self.detector), sid,
                                previous=previous):
-            # two contradictions of the listing in one segment are two findings (pipeline.findings._key)
-            by = f.decided_by if f.label == "claim_contradicts_listing" else None
-            if recovered and _already(self.reported.get(sid, ()), "finding", f.label, f.t0, f.t1, by):
+            if recovered and _already(self.reported.get(sid, ()), "finding", finding_key(f.label, f.decided_by),
+                                      f.t0, f.t1):
                 continue
             delay = now - spoken_wall(f.t1) if spoken_wall else None
             if delay is not None and not recovered:  # the live delay figures; a read-back waited out a crash
