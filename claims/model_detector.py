@@ -104,7 +104,7 @@ def attention_span(att: np.ndarray, token_spans: Sequence[tuple[int, int]]) -> t
     return token_spans[real[lo]][0], token_spans[real[hi]][1]
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
+PRECISIONS = ("auto", "fp32", "ort", "bf16", "int8")
 # A rule hit is dropped when the model gives its label a calibrated probability below this (models
 # built before ft9; since then each build calibrates its own, `rule_veto` in its meta). On the
 # calibration writers (never the test split) rules + model flag 4.7% of lawful talk, 2.6% with
@@ -119,11 +119,14 @@ def resolve_precision(precision: str) -> str:
     decisions, within 0.02 of fp32's probabilities on the test split, faster). int8 (dynamic
     quantisation of the encoder) is fastest but moves logits by up to ~6: on the held-out test
     split model-alone F1 0.754 at 2.8% lawful FPR against 0.804 at 2.0% in float (session 7), so
-    it is only for a user who trades that for speed. "auto": `$LIVEGUARD_CLAIMS_PRECISION` if set,
-    else bf16 where native, else fp32."""
+    it is only for a user who trades that for speed. "ort": fp32 run by ONNX Runtime (claims.ort_runtime;
+    the same logits within 2e-5, 1.7-1.9x PyTorch's fp32 speed on 2 cores). "auto":
+    `$LIVEGUARD_CLAIMS_PRECISION` if set, else bf16 where native, else ort (fp32 where onnx or
+    onnxruntime is missing)."""
     import os
 
     from .finetune import cpu_has_bf16
+    from .ort_runtime import ort_available
 
     if precision == "auto":
         precision = os.environ.get("LIVEGUARD_CLAIMS_PRECISION", "auto").strip().lower() or "auto"
@@ -131,15 +134,16 @@ def resolve_precision(precision: str) -> str:
         raise ConfigError(f"claims model precision {precision!r} (LIVEGUARD_CLAIMS_PRECISION?): one of "
                           f"{', '.join(PRECISIONS)}")
     if precision == "auto":
-        return "bf16" if cpu_has_bf16() else "fp32"
+        return "bf16" if cpu_has_bf16() else "ort" if ort_available() else "fp32"
     return precision
 
 
 class ModelDetector:
     """ClaimDetector over a ClaimsNet. `load()` reads the built model from the cache (or a directory)."""
 
-    def __init__(self, net, tokenizer, meta: dict, precision: str = "auto"):
+    def __init__(self, net, tokenizer, meta: dict, precision: str = "auto", model_dir: str | Path | None = None):
         from .model import bf16_encoder, quantize_for_cpu
+        from .ort_runtime import ort_net
 
         self.precision = resolve_precision(precision)
         self.labels = tuple(meta["labels"])
@@ -150,6 +154,8 @@ class ModelDetector:
             net = quantize_for_cpu(net)
         elif self.precision == "bf16":
             net = bf16_encoder(net)
+        elif self.precision == "ort":
+            net = ort_net(net, model_dir)  # its graph is kept in model_dir, beside the weights
         self.net = net
         self.tokenizer = tokenizer
         self.meta = meta
@@ -180,7 +186,7 @@ class ModelDetector:
             check_built(model_dir)  # a stale default build is refused, with the command that fixes it
         ckpt = read_e5(words="q4")
         net, meta = load_claims_net(model_dir, ckpt)
-        return cls(net, E5Tokenizer.from_checkpoint(ckpt), meta, precision=precision)
+        return cls(net, E5Tokenizer.from_checkpoint(ckpt), meta, precision=precision, model_dir=model_dir)
 
     def calibrated(self, logits: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-np.clip(self.platt_a * logits + self.platt_b, -30, 30)))

@@ -184,7 +184,7 @@ def test_overlapped_decoding_gives_the_sequential_transcript(ct2_whisper):
 
     from asr import DecodeOptions
 
-    windows, _, _ = _recording(44)  # ~4 min, ~6 inputs
+    windows, _, _ = _recording(30)  # ~2.7 min, ~5 inputs
     real_encode, real_generate = ct2_whisper._encode_cpu, ct2_whisper._generate
     timed, rows, threads = {}, {}, {}
     for overlap in (False, True):

@@ -225,7 +225,7 @@ def test_length_batches_cover_every_sentence_once_with_little_padding():
             assert len(b) * lengths[b].max() <= 1.3 * lengths[b].sum()
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("precision", ["fp32", "ort", "bf16"])
 def test_scores_do_not_depend_on_what_else_is_in_the_call(tiny_model, precision):
     """A sentence's score is the same alone and in a call with sentences of other lengths (the
     detector cuts calls into length batches, bf16 stores the encoder's weights in bf16)."""
@@ -242,6 +242,53 @@ def test_scores_do_not_depend_on_what_else_is_in_the_call(tiny_model, precision)
     together = det.proba(texts)
     alone = np.vstack([det.proba([t]) for t in texts[:5]])
     assert np.allclose(together[:5], alone, atol=0.02 if precision == "bf16" else 1e-4)
+
+
+def test_onnx_runtime_gives_pytorchs_scores_and_spans_and_exports_once_per_weights(tiny_model, tmp_path):
+    """precision "ort" (the default on CPUs without bf16): the same probabilities and hits as
+    PyTorch fp32; its graph is written beside the weights once and reused; changed weights get a
+    new graph, never the old one; a model directory that cannot be written still works."""
+    import os
+    import shutil
+
+    from claims.encoder import E5Tokenizer
+    from claims.model import load_claims_net
+    from claims.model_detector import ModelDetector
+    from claims.ort_runtime import ONNX_NAME
+
+    out, ckpt, _ = tiny_model
+    model = tmp_path / "m"
+    shutil.copytree(out, model)
+    tok = E5Tokenizer.from_checkpoint(ckpt)
+    texts = ["原价88今天只要九十九", "谢谢大家欢迎", "Was 199, today only 9.99!", "喝了三个月 血糖 降了" * 3]
+
+    def detector(precision, folder=model, change=0.0):
+        net, side = load_claims_net(folder, ckpt)
+        if change:
+            with __import__("torch").no_grad():
+                net.out_b += change
+        side = {**side, "thresholds": {lab: 0.3 for lab in side["labels"]}}
+        return ModelDetector(net, tok, side, precision=precision, model_dir=folder)
+
+    ref, ort = detector("fp32"), detector("ort")
+    assert np.allclose(ref.proba(texts), ort.proba(texts), atol=1e-5)
+    spans = lambda det: [[(h.label, h.start, h.end) for h in hs] for hs in det.hits_batch(texts)]  # noqa: E731
+    assert spans(ort) == spans(ref)
+    graph = model / ONNX_NAME
+    first = graph.stat().st_mtime_ns
+    detector("ort")
+    assert graph.stat().st_mtime_ns == first  # reused, not exported again
+    moved = detector("ort", change=0.5)  # other weights: a new graph, with their scores
+    assert graph.stat().st_mtime_ns != first
+    assert np.allclose(moved.proba(texts), detector("fp32", change=0.5).proba(texts), atol=1e-5)
+    if os.geteuid() != 0:  # root writes anywhere: the fallback cannot be provoked
+        locked = tmp_path / "ro"
+        shutil.copytree(out, locked)
+        locked.chmod(0o555)
+        try:
+            assert np.allclose(detector("ort", folder=locked).proba(texts), ref.proba(texts), atol=1e-5)
+        finally:
+            locked.chmod(0o755)
 
 
 def test_thresholds_hold_the_lawful_false_positive_rate_pooled_or_per_writer():

@@ -62,11 +62,20 @@ def test_three_protocols_findings_clips_dead_stream_and_asr_restart(claim_stream
         mon.start()
         killed = {}
 
+        def seen_all(sid):
+            with lock:
+                mine = [r for r in records if r.get("source") == sid]
+            return (any(r["type"] == "finding" and r["label"] == "medical_claim_non_drug" for r in mine)
+                    and any(r["type"] == "transcript" and r["t0"] > 12 for r in mine))
+
         def kill_asr_after_first_finding(m):
             # mid-batch: an idle actor killed is restarted by Ray before the next call notices
             if not killed and m.inflight and any(r["type"] == "finding" for r in records):
                 killed["at"] = time.time()
                 ray.kill(m.asr[0], no_restart=False)  # Ray restarts it; the batch is sent again
+            # everything asserted below has happened: stop as a timed stop does (clips are cut then)
+            if killed and m.asr_restarts >= 1 and all(seen_all(s) for s in ("rtmp", "flv", "hls")):
+                m.request_stop()
 
         try:
             mon.run(duration_s=45, on_status=kill_asr_after_first_finding, status_every_s=0.5)
