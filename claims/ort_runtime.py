@@ -1,9 +1,11 @@
 """The claims model's encoder layers and head run by ONNX Runtime (precision "ort", fp32).
 
-On CPUs without native bfloat16, PyTorch's eager fp32 spends much of a short sentence's time
-between kernels; ONNX Runtime runs the same graph with fused attention, GELU and LayerNorm:
-1.7-1.9x the sentences per second on 2 cores (session 13, `liveguard bench claims`), with
-logits equal to PyTorch's within 2e-5, so the thresholds calibrated on PyTorch's outputs hold.
+On CPUs without native bfloat16 the model runs in fp32; ONNX Runtime runs the same graph with
+fused attention, GELU and LayerNorm, with logits equal to PyTorch's within 2e-5, so the thresholds
+calibrated on PyTorch's outputs hold. Measured on a 2-core EPYC without bf16 (session 13, ft11):
+`liveguard bench claims -n 5000` model 146 against 121 sentences/s (1.2x) on idle cores; with
+another busy process on the same two cores (as Whisper is in scan and monitor) PyTorch's threads
+lose more: 1.7-1.9x there (the encoder alone, beside a training run).
 
 The 4-bit word table (Q4Embedding: nibble arithmetic on uint8) stays in PyTorch: it is a table
 look-up, cheap, and awkward to export. The graph starts at the embeddings' output. It is exported

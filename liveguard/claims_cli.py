@@ -361,8 +361,8 @@ def add_claims_parser(subparsers) -> None:
     t.add_argument("--out", help="e5-ft: model directory (default: rebuild the cache's); e5-head: head .npz; "
                    "hf: output directory")
     t.add_argument("--init", help="hf: checkpoint directory to start from")
-    t.add_argument("--layers", type=int, help="e5-ft: e5 layers to keep and fine-tune (default 12, all)")
-    t.add_argument("--epochs", type=int, help="e5-ft: passes over the training data (default 3)")
+    t.add_argument("--layers", type=int, help="e5-ft: e5 layers to keep and fine-tune (default 8 of 12)")
+    t.add_argument("--epochs", type=int, help="e5-ft: passes over the training data (default 2)")
     t.add_argument("--target-fpr", type=float, help="e5-ft: lawful false-positive rate the thresholds are held to "
                    "on the calibration split (default 0.03)")
     t.add_argument("--fpr-scope", choices=["pooled", "writer"], help="e5-ft: hold that rate over all calibration "

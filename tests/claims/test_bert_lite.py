@@ -77,10 +77,15 @@ def test_precision_is_float_by_default_and_int8_only_when_asked(monkeypatch):
     from claims.model_detector import resolve_precision
     from liveguard.errors import ConfigError
 
+    from claims.ort_runtime import ort_available
+
     monkeypatch.delenv("LIVEGUARD_CLAIMS_PRECISION", raising=False)
-    assert resolve_precision("auto") == ("bf16" if cpu_has_bf16() else "fp32")
+    # float: bf16 where native, else fp32 in ONNX Runtime (the same logits as PyTorch's fp32)
+    assert resolve_precision("auto") == ("bf16" if cpu_has_bf16() else "ort" if ort_available() else "fp32")
     monkeypatch.setenv("LIVEGUARD_CLAIMS_PRECISION", "int8")
     assert resolve_precision("auto") == "int8" and resolve_precision("fp32") == "fp32"
+    monkeypatch.setenv("LIVEGUARD_CLAIMS_PRECISION", "fp32")
+    assert resolve_precision("auto") == "fp32"
     monkeypatch.setenv("LIVEGUARD_CLAIMS_PRECISION", "int4")
     with pytest.raises(ConfigError, match="LIVEGUARD_CLAIMS_PRECISION"):
         resolve_precision("auto")
