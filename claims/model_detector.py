@@ -120,7 +120,7 @@ def resolve_precision(precision: str) -> str:
     quantisation of the encoder) is fastest but moves logits by up to ~6: on the held-out test
     split model-alone F1 0.754 at 2.8% lawful FPR against 0.804 at 2.0% in float (session 7), so
     it is only for a user who trades that for speed. "ort": fp32 run by ONNX Runtime (claims.ort_runtime;
-    the same logits within 2e-5; 1.2x PyTorch's fp32 speed on 2 idle cores, more on busy ones). "auto":
+    the same logits within 2e-5; 1.1-1.2x PyTorch's fp32 speed on 2 idle cores, more on busy ones). "auto":
     `$LIVEGUARD_CLAIMS_PRECISION` if set, else bf16 where native, else ort (fp32 where onnx or
     onnxruntime is missing)."""
     import os

@@ -3,9 +3,10 @@
 On CPUs without native bfloat16 the model runs in fp32; ONNX Runtime runs the same graph with
 fused attention, GELU and LayerNorm, with logits equal to PyTorch's within 2e-5, so the thresholds
 calibrated on PyTorch's outputs hold. Measured on a 2-core EPYC without bf16 (session 13, ft11):
-`liveguard bench claims -n 5000` model 146 against 121 sentences/s (1.2x) on idle cores; with
-another busy process on the same two cores (as Whisper is in scan and monitor) PyTorch's threads
-lose more: 1.7-1.9x there (the encoder alone, beside a training run).
+`liveguard bench claims -n 10000` model 126 against 112 sentences/s, rules + model 112 against
+103 (1.1x; -n 5000: 146 against 121) on idle cores; with another busy process on the same two
+cores (as Whisper is in scan and monitor) PyTorch's threads lose more: 1.7-1.9x there (the
+encoder alone, beside a training run).
 
 The 4-bit word table (Q4Embedding: nibble arithmetic on uint8) stays in PyTorch: it is a table
 look-up, cheap, and awkward to export. The graph starts at the embeddings' output. It is exported
