@@ -116,10 +116,12 @@ RULE_VETO = 0.01
 def resolve_precision(precision: str) -> str:
     """The arithmetic the model runs in. The thresholds are calibrated on float outputs, and
     what runs must give those outputs: fp32, or bf16 where the CPU has it natively (same
-    decisions, within 0.02 of fp32's probabilities on the test split, faster). int8 (dynamic
-    quantisation of the encoder) is fastest but moves logits by up to ~6: on the held-out test
-    split model-alone F1 0.754 at 2.8% lawful FPR against 0.804 at 2.0% in float (session 7), so
-    it is only for a user who trades that for speed. "ort": fp32 run by ONNX Runtime (claims.ort_runtime;
+    decisions, within 0.02 of fp32's probabilities on the test split, faster). int8 is fastest
+    and costs accuracy, so it is only for a user who trades that for speed: with ONNX Runtime
+    (per-channel weights, claims.ort_runtime.quantize_body) ft11 runs at 152 sentences/s combined
+    (float 112) and scores 0.841 at 0.8% on the test split (float 0.849 at 1.0%; session 13);
+    without it, PyTorch's per-tensor dynamic quantisation moved logits by up to ~6 (model alone
+    0.754 against 0.804 in session 7). "ort": fp32 run by ONNX Runtime (claims.ort_runtime;
     the same logits within 2e-5; 1.1-1.2x PyTorch's fp32 speed on 2 idle cores, more on busy ones). "auto":
     `$LIVEGUARD_CLAIMS_PRECISION` if set, else bf16 where native, else ort (fp32 where onnx or
     onnxruntime is missing)."""
@@ -143,7 +145,7 @@ class ModelDetector:
 
     def __init__(self, net, tokenizer, meta: dict, precision: str = "auto", model_dir: str | Path | None = None):
         from .model import bf16_encoder, quantize_for_cpu
-        from .ort_runtime import ort_net
+        from .ort_runtime import ort_available, ort_net
 
         self.precision = resolve_precision(precision)
         self.labels = tuple(meta["labels"])
@@ -151,7 +153,8 @@ class ModelDetector:
         if unknown:
             raise ModelError(f"claims model labels are not taxonomy ids: {sorted(unknown)}")
         if self.precision == "int8":
-            net = quantize_for_cpu(net)
+            # ONNX Runtime's per-channel int8 where installed (0.9 points of F1), else PyTorch's per tensor (5)
+            net = ort_net(net, model_dir, int8=True) if ort_available() else quantize_for_cpu(net)
         elif self.precision == "bf16":
             net = bf16_encoder(net)
         elif self.precision == "ort":

@@ -291,6 +291,38 @@ def test_onnx_runtime_gives_pytorchs_scores_and_spans_and_exports_once_per_weigh
             locked.chmod(0o755)
 
 
+def test_int8_runs_onnx_runtimes_quantised_graph_close_to_float(tiny_model, tmp_path):
+    """precision "int8" with ONNX Runtime installed: a per-channel int8 graph made once from the
+    float one and kept beside it; its probabilities stay near float's (PyTorch's per-tensor int8
+    moved logits by up to ~6 on the real model)."""
+    import shutil
+
+    from claims.encoder import E5Tokenizer
+    from claims.model import load_claims_net
+    from claims.model_detector import ModelDetector
+    from claims.ort_runtime import ONNX_NAME, OrtNet
+
+    out, ckpt, _ = tiny_model
+    model = tmp_path / "m"
+    shutil.copytree(out, model)
+    tok = E5Tokenizer.from_checkpoint(ckpt)
+    texts = ["原价88今天只要九十九", "谢谢大家欢迎", "Was 199, today only 9.99!", "喝了三个月 血糖 降了" * 3]
+
+    def detector(precision):
+        net, side = load_claims_net(model, ckpt)
+        return ModelDetector(net, tok, side, precision=precision, model_dir=model)
+
+    q = detector("int8")
+    assert isinstance(q.net, OrtNet)
+    graph = model / ONNX_NAME.replace(".onnx", ".int8.onnx")
+    made = graph.stat().st_mtime_ns
+    assert graph.stat().st_size < (model / ONNX_NAME).stat().st_size
+    p8, p32 = q.proba(texts), detector("fp32").proba(texts)
+    assert np.abs(p8 - p32).max() < 0.05 and not np.allclose(p8, p32, atol=1e-6)  # close, yet really int8
+    detector("int8")
+    assert graph.stat().st_mtime_ns == made  # reused
+
+
 def test_thresholds_hold_the_lawful_false_positive_rate_pooled_or_per_writer():
     """Writer "a" is easy (its lawful items score low), writer "b" is hard (a third of its lawful
     items score like claims). Pooled, b's false alarms may hide among a's clean items; per writer,
