@@ -100,12 +100,15 @@ class LiteBert(nn.Module):
         self.encoder.layer = nn.ModuleList(_Layer(hidden, heads, ffn, eps) for _ in range(layers))
 
     def forward(self, input_ids, attention_mask):
-        h = self.embeddings(input_ids)
+        return SimpleNamespace(last_hidden_state=self.layers(self.embeddings(input_ids), attention_mask))
+
+    def layers(self, h, attention_mask):
+        """The encoder layers from the embeddings' output (what claims.ort_runtime exports)."""
         # padding gets the lowest float as an additive score, as transformers' extended mask does
         bias = (1.0 - attention_mask[:, None, None, :].to(h.dtype)) * torch.finfo(h.dtype).min
         for layer in self.encoder.layer:
             h = layer(h, bias)
-        return SimpleNamespace(last_hidden_state=h)
+        return h
 
 
 def build_lite_bert(ckpt, layers: int | None = None) -> LiteBert:

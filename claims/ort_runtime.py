@@ -10,7 +10,8 @@ encoder alone, beside a training run).
 
 The 4-bit word table (Q4Embedding: nibble arithmetic on uint8) stays in PyTorch: it is a table
 look-up, cheap, and awkward to export. The graph starts at the embeddings' output. It is exported
-once per weights file and kept beside it (`claims-body.onnx`, tied to the weights' sha256); a
+once per set of weights and kept beside them (`claims-body.onnx`, stamped with a digest of the
+parameters it holds, so weights changed on disk or in memory get a new graph); a
 model directory that cannot be written gets a private copy in the temporary directory.
 """
 from __future__ import annotations
@@ -50,11 +51,7 @@ def _body(net):
             self.net = net
 
         def forward(self, h, mask):
-            # the additive padding bias LiteBert uses (claims.bert_lite), in the graph
-            bias = (1.0 - mask[:, None, None, :].to(h.dtype)) * torch.finfo(h.dtype).min
-            for layer in self.net.bert.encoder.layer:
-                h = layer(h, bias)
-            return self.net.head(h, mask)
+            return self.net.head(self.net.bert.layers(h, mask), mask)
 
     return Body(net).eval()
 
@@ -63,6 +60,8 @@ def export_body(net, path: Path) -> Path:
     """Write the net's encoder layers and head as ONNX (dynamic batch and length) to `path`."""
     import torch
 
+    if not hasattr(net.bert, "layers"):  # transformers' BertModel (training) has no entry after the embeddings
+        raise ModelError("the claims net's encoder cannot be exported for ONNX Runtime: load it with lite=True")
     ids = torch.zeros((2, 12), dtype=torch.long)  # any ids: the graph starts after the look-up
     mask = torch.ones(2, 12, dtype=torch.long)
     mask[1, 8:] = 0
@@ -71,13 +70,10 @@ def export_body(net, path: Path) -> Path:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on Python-side shapes: the axes are declared dynamic
         h = net.bert.embeddings(input_ids=ids)
-        try:
-            torch.onnx.export(body, (h, mask), str(tmp), input_names=["h", "mask"], output_names=["logits", "attention"],
-                              dynamic_axes={"h": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"},
-                                            "logits": {0: "batch"}, "attention": {0: "batch", 1: "tokens"}},
-                              opset_version=OPSET, dynamo=False)
-        except TypeError as exc:  # a layer that does not take (h, bias): only LiteBert's do
-            raise ModelError(f"the claims net's encoder cannot be exported for ONNX Runtime: {exc}") from exc
+        torch.onnx.export(body, (h, mask), str(tmp), input_names=["h", "mask"], output_names=["logits", "attention"],
+                          dynamic_axes={"h": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"},
+                                        "logits": {0: "batch"}, "attention": {0: "batch", 1: "tokens"}},
+                          opset_version=OPSET, dynamo=False)
     os.replace(tmp, path)
     return path
 

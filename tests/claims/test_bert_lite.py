@@ -75,9 +75,8 @@ def test_running_the_model_does_not_import_transformers():
 def test_precision_is_float_by_default_and_int8_only_when_asked(monkeypatch):
     from claims.finetune import cpu_has_bf16
     from claims.model_detector import resolve_precision
-    from liveguard.errors import ConfigError
-
     from claims.ort_runtime import ort_available
+    from liveguard.errors import ConfigError
 
     monkeypatch.delenv("LIVEGUARD_CLAIMS_PRECISION", raising=False)
     # float: bf16 where native, else fp32 in ONNX Runtime (the same logits as PyTorch's fp32)

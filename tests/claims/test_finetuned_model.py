@@ -251,6 +251,8 @@ def test_onnx_runtime_gives_pytorchs_scores_and_spans_and_exports_once_per_weigh
     import os
     import shutil
 
+    import torch
+
     from claims.encoder import E5Tokenizer
     from claims.model import load_claims_net
     from claims.model_detector import ModelDetector
@@ -265,7 +267,7 @@ def test_onnx_runtime_gives_pytorchs_scores_and_spans_and_exports_once_per_weigh
     def detector(precision, folder=model, change=0.0):
         net, side = load_claims_net(folder, ckpt)
         if change:
-            with __import__("torch").no_grad():
+            with torch.no_grad():
                 net.out_b += change
         side = {**side, "thresholds": {lab: 0.3 for lab in side["labels"]}}
         return ModelDetector(net, tok, side, precision=precision, model_dir=folder)
