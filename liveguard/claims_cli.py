@@ -239,7 +239,7 @@ def _train_finetuned(args: argparse.Namespace) -> int:
     opts = FinetuneOptions()
     changes = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr), ("seed", args.seed),
                                  ("layers", args.layers), ("fpr_scope", args.fpr_scope),
-                                 ("threshold_rule", args.threshold_rule)) if v}
+                                 ("threshold_rule", args.threshold_rule), ("public_weight", args.public_weight)) if v}
     if args.target_fpr is not None:
         changes["target_fpr"] = args.target_fpr
     opts = replace(opts, **changes)
@@ -369,6 +369,8 @@ def add_claims_parser(subparsers) -> None:
                    "items together or on each calibration writer alone (default)")
     t.add_argument("--threshold-rule", choices=["greedy", "shift"], help="e5-ft: per label raised one at a time "
                    "until the rate holds, or best-F1 per label then one shared raise (see docs/claims.md)")
+    t.add_argument("--public-weight", type=float, help="e5-ft: loss weight of items from public penalty decisions "
+                   "and bulletins (default 1)")
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
     t.set_defaults(func=_cmd_train)

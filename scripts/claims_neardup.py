@@ -34,28 +34,39 @@ def held_out_texts() -> list[str]:
     return texts
 
 
+def held_out_index() -> dict[str, list[int]]:
+    """Each 4-gram of the held-out texts -> the indices of the texts holding it."""
+    index: dict[str, list[int]] = {}
+    held = [grams(t) for t in held_out_texts()]
+    for k, g in enumerate(held):
+        for x in g:
+            index.setdefault(x, []).append(k)
+    return index
+
+
+def near_copy(text: str, index: dict[str, list[int]]) -> bool:
+    """At least LIMIT of the text's 4-grams occur in one held-out text."""
+    g = grams(text)
+    hits: dict[int, int] = {}
+    for x in g:
+        for k in index.get(x, ()):
+            hits[k] = hits.get(k, 0) + 1
+    return bool(g) and max(hits.values(), default=0) >= LIMIT * len(g)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--out-dir", type=Path, required=True)
     args = ap.parse_args(argv)
-    index: dict[str, list[int]] = {}  # 4-gram -> held-out texts holding it
-    held = [grams(t) for t in held_out_texts()]
-    for k, g in enumerate(held):
-        for x in g:
-            index.setdefault(x, []).append(k)
+    index = held_out_index()
     args.out_dir.mkdir(parents=True, exist_ok=True)
     for path in args.files:
         kept, dropped = [], 0
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line.strip():
                 continue
-            g = grams(json.loads(line)["text"])
-            hits: dict[int, int] = {}
-            for x in g:
-                for k in index.get(x, ()):
-                    hits[k] = hits.get(k, 0) + 1
-            if g and max(hits.values(), default=0) >= LIMIT * len(g):
+            if near_copy(json.loads(line)["text"], index):
                 dropped += 1
             else:
                 kept.append(line)

@@ -353,6 +353,8 @@ def test_thresholds_hold_the_lawful_false_positive_rate_pooled_or_per_writer():
     assert per_writer[0] > pooled[0]
     with pytest.raises(ValueError):
         FinetuneOptions(fpr_scope="per-item")
+    with pytest.raises(ValueError):
+        FinetuneOptions(public_weight=0)
 
 
 def test_shift_thresholds_raise_every_label_together_until_each_writer_holds_the_rate():
