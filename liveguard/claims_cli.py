@@ -370,7 +370,7 @@ def add_claims_parser(subparsers) -> None:
     t.add_argument("--threshold-rule", choices=["greedy", "shift"], help="e5-ft: per label raised one at a time "
                    "until the rate holds, or best-F1 per label then one shared raise (see docs/claims.md)")
     t.add_argument("--public-weight", type=float, help="e5-ft: loss weight of items from public penalty decisions "
-                   "and bulletins (default 1)")
+                   "and bulletins (default 3)")
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
     t.set_defaults(func=_cmd_train)

@@ -79,8 +79,9 @@ def main(argv=None) -> int:
             owner.setdefault(u, r["writer"])
     for r in rows:
         r["writer"] = min(owner[u] for u in r["source"].split())
-    dev = [r for r in rows if hashlib.sha256(r["writer"].encode()).digest()[0] % 10 < args.dev_share]
-    train = [r for r in rows if hashlib.sha256(r["writer"].encode()).digest()[0] % 10 >= args.dev_share]
+    held = {w for w in {r["writer"] for r in rows} if hashlib.sha256(w.encode()).digest()[0] % 10 < args.dev_share}
+    dev = [r for r in rows if r["writer"] in held]
+    train = [r for r in rows if r["writer"] not in held]
     for path, part in ((args.root / "sources" / f"public_{args.tag}_train_only.jsonl", train),
                        (args.root / "held_back" / f"public_dev_{args.tag}.jsonl", dev)):
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in part), encoding="utf-8")
