@@ -240,6 +240,8 @@ def _train_finetuned(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr), ("seed", args.seed),
                                  ("layers", args.layers), ("fpr_scope", args.fpr_scope),
                                  ("threshold_rule", args.threshold_rule), ("public_weight", args.public_weight)) if v}
+    if args.frozen is not None:  # 0 is a real choice (train every layer), so not filtered with the others
+        changes["frozen"] = args.frozen
     if args.target_fpr is not None:
         changes["target_fpr"] = args.target_fpr
     opts = replace(opts, **changes)
@@ -362,6 +364,8 @@ def add_claims_parser(subparsers) -> None:
                    "hf: output directory")
     t.add_argument("--init", help="hf: checkpoint directory to start from")
     t.add_argument("--layers", type=int, help="e5-ft: e5 layers to keep and fine-tune (default 8 of 12)")
+    t.add_argument("--frozen", type=int, help="e5-ft: lower layers kept as pretrained and computed once, not "
+                   "trained (default 0: all)")
     t.add_argument("--epochs", type=int, help="e5-ft: passes over the training data (default 2)")
     t.add_argument("--target-fpr", type=float, help="e5-ft: lawful false-positive rate the thresholds are held to "
                    "on the calibration split (default 0.03)")

@@ -11,6 +11,8 @@ from ingest.recorder import ClipError, RecorderOptions, StreamRecorder, cut_clip
 from tests.utils.media import make_recording
 from tests.utils.servers import flv_server, free_port, hls_server, rtmp_server
 
+pytestmark = pytest.mark.realtime  # wall-clock deadlines: run alone, not beside other tests (Makefile)
+
 FAST = LiveOptions(read_timeout_s=2.0, backoff_initial_s=0.3, backoff_max_s=1.0, give_up_after_s=20.0)
 
 

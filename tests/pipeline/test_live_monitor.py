@@ -15,6 +15,8 @@ from pipeline.live import MonitorOptions
 from tests.utils.media import assemble, make_recording, run
 from tests.utils.servers import flv_server, free_port, hls_server, rtmp_server
 
+pytestmark = pytest.mark.realtime  # wall-clock deadlines: run alone, not beside other tests (Makefile)
+
 ray = pytest.importorskip("ray")
 
 SCRIPT = [1.0, "Hello everyone, welcome to the live room.", 1.0, "This tea will cure your diabetes.", 4.0,

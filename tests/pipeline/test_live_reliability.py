@@ -20,6 +20,8 @@ from pipeline.live import MonitorOptions
 from tests.utils.media import assemble, make_recording, run
 from tests.utils.servers import free_port, hls_server
 
+pytestmark = pytest.mark.realtime  # wall-clock deadlines: run alone, not beside other tests (Makefile)
+
 ray = pytest.importorskip("ray")
 
 CLAIM = "This tea will cure your diabetes."

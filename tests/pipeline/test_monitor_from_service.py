@@ -19,6 +19,8 @@ from liveguard.cli import main
 from tests.serve.conftest import free_port
 from tests.serve.test_serve_cli import RUN
 
+pytestmark = pytest.mark.realtime  # wall-clock deadlines: run alone, not beside other tests (Makefile)
+
 pytest.importorskip("ray")
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "live_room_en.mp4"
 

@@ -11,6 +11,8 @@ from ingest.decode import probe
 from liveguard.cli import main
 from serve.tables import FindingRow, Recording
 
+pytestmark = pytest.mark.realtime  # wall-clock deadlines: run alone, not beside other tests (Makefile)
+
 ray = pytest.importorskip("ray")
 
 
