@@ -240,10 +240,8 @@ def _train_finetuned(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr), ("seed", args.seed),
                                  ("layers", args.layers), ("fpr_scope", args.fpr_scope),
                                  ("threshold_rule", args.threshold_rule), ("public_weight", args.public_weight)) if v}
-    if args.frozen is not None:  # 0 is a real choice (train every layer), so not filtered with the others
-        changes["frozen"] = args.frozen
-    if args.target_fpr is not None:
-        changes["target_fpr"] = args.target_fpr
+    # 0 is a real choice for these (train every layer; no lawful false positive), so only absence is skipped
+    changes.update({k: v for k, v in (("frozen", args.frozen), ("target_fpr", args.target_fpr)) if v is not None})
     opts = replace(opts, **changes)
     log = (lambda msg: print(msg, file=sys.stderr))
     if not args.from_db and not args.out:
