@@ -28,16 +28,18 @@ def grams(text: str) -> set[str]:
     return {s[i:i + N] for i in range(max(1, len(s) - N + 1))} if s else set()
 
 
-def held_out_texts() -> list[str]:
-    texts = [json.loads(line)["text"] for p in HELD_OUT for line in p.read_text(encoding="utf-8").splitlines() if line]
+def held_out_texts(extra: tuple[Path, ...] = ()) -> list[str]:
+    """The held-out texts, and those of `extra` files (e.g. dev sets new training items must not copy)."""
+    texts = [json.loads(line)["text"] for p in (*HELD_OUT, *extra)
+             for line in p.read_text(encoding="utf-8").splitlines() if line]
     texts += re.findall(r'"([^"\n]{8,})"', ORDINARY.read_text(encoding="utf-8"))  # its quoted sentences
     return texts
 
 
-def held_out_index() -> dict[str, list[int]]:
+def held_out_index(extra: tuple[Path, ...] = ()) -> dict[str, list[int]]:
     """Each 4-gram of the held-out texts -> the indices of the texts holding it."""
     index: dict[str, list[int]] = {}
-    held = [grams(t) for t in held_out_texts()]
+    held = [grams(t) for t in held_out_texts(extra)]
     for k, g in enumerate(held):
         for x in g:
             index.setdefault(x, []).append(k)

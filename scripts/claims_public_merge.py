@@ -3,9 +3,9 @@
     .venv/bin/python scripts/claims_public_merge.py NEW.jsonl [NEW2.jsonl ...] --tag s14 [--dev-share 3]
 
 Each line is checked like any corpus item; an item is dropped when its case is already in
-sources/ (same group id or URL), when it repeats another new item, or when it nearly copies a
-held-out item (claims_neardup's rule). Groups of different gatherers that cite one URL become one
-group, so a case cannot straddle dev and train. Whole groups then go, by a hash of their id,
+sources/ or in a held-back public dev set (same group id or URL), when it repeats another new
+item, or when it nearly copies a held-out item or an item of a held-back dev set (claims_neardup's
+rule). Groups of different gatherers that cite one URL become one group, so a case cannot straddle dev and train. Whole groups then go, by a hash of their id,
 DEV_SHARE in 10 to held_back/public_dev_<tag>.jsonl (never built) and the rest to
 sources/public_<tag>_train_only.jsonl (always train: the held-out test stays the same set).
 """
@@ -30,9 +30,11 @@ from claims.evaluate import parse_item  # noqa: E402
 KINDS = ("public_quote", "public_paraphrase", "hard_negative")
 
 
-def known_cases(root: Path) -> tuple[set[str], set[str]]:
+def known_cases(root: Path, skip: tuple[Path, ...]) -> tuple[set[str], set[str]]:
+    """Group ids and URLs in sources/ and the held-back public dev sets, but for `skip` (this run's outputs)."""
     groups, urls = set(), set()
-    for path in sorted((root / "sources").glob("*.jsonl")):
+    paths = sorted((root / "sources").glob("*.jsonl")) + sorted((root / "held_back").glob("public_dev_*.jsonl"))
+    for path in (p for p in paths if p not in skip):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 d = json.loads(line)
@@ -48,8 +50,10 @@ def main(argv=None) -> int:
     ap.add_argument("--dev-share", type=int, default=3, help="in 10: groups held back as dev")
     ap.add_argument("--root", type=Path, default=CORPUS_DIR)
     args = ap.parse_args(argv)
-    groups, urls = known_cases(args.root)
-    index = nd.held_out_index()
+    own_train = args.root / "sources" / f"public_{args.tag}_train_only.jsonl"  # a re-run rewrites both
+    own_dev = args.root / "held_back" / f"public_dev_{args.tag}.jsonl"
+    groups, urls = known_cases(args.root, (own_train, own_dev))
+    index = nd.held_out_index(tuple(p for p in sorted((args.root / "held_back").glob("*.jsonl")) if p != own_dev))
     rows, why, seen = [], Counter(), set()
     for path in args.files:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -65,11 +69,11 @@ def main(argv=None) -> int:
             if not d.get("writer", "").startswith("public:") or not d.get("source") or d.get("kind") not in KINDS:
                 why["no public writer, source or kind"] += 1
             elif d["writer"] in groups or set(d["source"].split()) & urls:
-                why["case already in sources/"] += 1
+                why["case already in the corpus"] += 1
             elif (key := re.sub(r"\W+", "", d["text"].lower())) in seen:
                 why["repeated"] += 1
             elif nd.near_copy(d["text"], index):
-                why["near a held-out item"] += 1
+                why["near a held-out or dev item"] += 1
             else:
                 seen.add(key)
                 rows.append(d)
@@ -82,8 +86,8 @@ def main(argv=None) -> int:
     held = {w for w in {r["writer"] for r in rows} if hashlib.sha256(w.encode()).digest()[0] % 10 < args.dev_share}
     dev = [r for r in rows if r["writer"] in held]
     train = [r for r in rows if r["writer"] not in held]
-    for path, part in ((args.root / "sources" / f"public_{args.tag}_train_only.jsonl", train),
-                       (args.root / "held_back" / f"public_dev_{args.tag}.jsonl", dev)):
+    for path, part in ((own_train, train),
+                       (own_dev, dev)):
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in part), encoding="utf-8")
         print(f"{path}: {len(part)} items, {len({r['writer'] for r in part})} groups, "
               f"{dict(Counter(r['kind'] for r in part))}")
