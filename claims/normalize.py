@@ -121,7 +121,19 @@ def _rewrite(text: str, spans: list[Span], pattern: re.Pattern[str], repl) -> tu
 
 def normalize(text: str, substitutions: tuple[_Sub, ...] | None = None) -> Normalized:
     """Normalise `text` for matching; see module docstring for the steps."""
-    subs = load_substitutions() if substitutions is None else substitutions
+    if substitutions is None:
+        return _normalize_default(text)
+    return _normalize(text, substitutions)
+
+
+@lru_cache(maxsize=4096)
+def _normalize_default(text: str) -> Normalized:
+    # The rules and the model each normalise every sentence they see, and scan checks a segment
+    # alone and inside two context joins: cached, the combined detector does the work once.
+    return _normalize(text, load_substitutions())
+
+
+def _normalize(text: str, subs: tuple[_Sub, ...]) -> Normalized:
     chars = _t2s([_fold_char(c) for c in text])
     cur = "".join(chars)
     spans: list[Span] = [(i, i + 1) for i in range(len(text))]
