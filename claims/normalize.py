@@ -126,10 +126,11 @@ def normalize(text: str, substitutions: tuple[_Sub, ...] | None = None) -> Norma
     return _normalize(text, substitutions)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _normalize_default(text: str) -> Normalized:
     # The combined detector's rules and model each normalise every sentence of a batch: cached,
-    # the work is done once. (Also a re-check of a repeated sentence, which live hosts do say.)
+    # the work is done once. Small on purpose: a result keeps a span per character (~100 bytes
+    # each), and only the second reading of the same batch needs it.
     return _normalize(text, load_substitutions())
 
 
