@@ -5,7 +5,8 @@
 Each line is checked like any corpus item; an item is dropped when its case is already in
 sources/ or in a held-back public dev set (same group id or URL), when it repeats another new
 item, or when it nearly copies a held-out item or an item of a held-back dev set (claims_neardup's
-rule). Groups of different gatherers that cite one URL become one group, so a case cannot straddle dev and train. Whole groups then go, by a hash of their id,
+rule). Groups of different gatherers that cite one URL become one group, so a case cannot
+straddle dev and train. Whole groups then go, by a hash of their id,
 DEV_SHARE in 10 to held_back/public_dev_<tag>.jsonl (never built) and the rest to
 sources/public_<tag>_train_only.jsonl (always train: the held-out test stays the same set).
 """
@@ -30,11 +31,10 @@ from claims.evaluate import parse_item  # noqa: E402
 KINDS = ("public_quote", "public_paraphrase", "hard_negative")
 
 
-def known_cases(root: Path, skip: tuple[Path, ...]) -> tuple[set[str], set[str]]:
-    """Group ids and URLs in sources/ and the held-back public dev sets, but for `skip` (this run's outputs)."""
+def known_cases(paths: list[Path]) -> tuple[set[str], set[str]]:
+    """The group ids and URLs of these corpus files."""
     groups, urls = set(), set()
-    paths = sorted((root / "sources").glob("*.jsonl")) + sorted((root / "held_back").glob("public_dev_*.jsonl"))
-    for path in (p for p in paths if p not in skip):
+    for path in paths:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 d = json.loads(line)
@@ -50,10 +50,13 @@ def main(argv=None) -> int:
     ap.add_argument("--dev-share", type=int, default=3, help="in 10: groups held back as dev")
     ap.add_argument("--root", type=Path, default=CORPUS_DIR)
     args = ap.parse_args(argv)
-    own_train = args.root / "sources" / f"public_{args.tag}_train_only.jsonl"  # a re-run rewrites both
+    own_train = args.root / "sources" / f"public_{args.tag}_train_only.jsonl"
     own_dev = args.root / "held_back" / f"public_dev_{args.tag}.jsonl"
-    groups, urls = known_cases(args.root, (own_train, own_dev))
-    index = nd.held_out_index(tuple(p for p in sorted((args.root / "held_back").glob("*.jsonl")) if p != own_dev))
+    # the dev sets (writers' and public) as they stand, without this run's own outputs, which a re-run rewrites
+    dev_sets = [p for p in sorted((args.root / "held_back").glob("*.jsonl")) if p != own_dev]
+    sources = [p for p in sorted((args.root / "sources").glob("*.jsonl")) if p != own_train]
+    groups, urls = known_cases(sources + [p for p in dev_sets if p.name.startswith("public_dev_")])
+    index = nd.held_out_index(tuple(dev_sets))
     rows, why, seen = [], Counter(), set()
     for path in args.files:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -86,8 +89,7 @@ def main(argv=None) -> int:
     held = {w for w in {r["writer"] for r in rows} if hashlib.sha256(w.encode()).digest()[0] % 10 < args.dev_share}
     dev = [r for r in rows if r["writer"] in held]
     train = [r for r in rows if r["writer"] not in held]
-    for path, part in ((own_train, train),
-                       (own_dev, dev)):
+    for path, part in ((own_train, train), (own_dev, dev)):
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in part), encoding="utf-8")
         print(f"{path}: {len(part)} items, {len({r['writer'] for r in part})} groups, "
               f"{dict(Counter(r['kind'] for r in part))}")
