@@ -156,6 +156,7 @@ def train_net(items: Sequence[EvalItem], opts: FinetuneOptions, ckpt, tokenizer,
     lengths = enc.mask.sum(1)
     Y = torch.from_numpy(_label_matrix(items, labels))
     pos = Y.sum(0)
+
     pos_weight = torch.clamp((len(items) - pos) / torch.clamp(pos, min=1), 1.0, opts.pos_weight_cap)
     net = new_claims_net(ckpt, labels, opts.layers)
     bf16 = opts.bf16 and cpu_has_bf16()
@@ -248,27 +249,58 @@ def _frozen_lower(net, enc, lengths, k: int, bf16: bool) -> list:
     return out
 
 
-def fit_logit(X: np.ndarray, y: np.ndarray, init: np.ndarray, l2: float = 1e-2, steps: int = 100) -> np.ndarray:
-    """Weights w minimising the log-loss of sigmoid(X w) (+ a little L2) by Newton steps; the first
-    weight (the model logit's) kept >= 0.05, so a higher logit never lowers the score."""
+def fit_logit(X: np.ndarray, y: np.ndarray, init: np.ndarray, l2: float = 1e-2, steps: int = 100,
+              max_first: float = 10.0) -> np.ndarray:
+    """Weights w minimising the log-loss of sigmoid(X w) (+ a little L2) by Newton steps, each
+    halved until the loss falls (a full step from a poor start can overshoot into the flat tails
+    of the sigmoid and run off); the first weight (the model logit's) kept in [0.05, max_first]:
+    a higher logit never lowers the score, and a steep label keeps a finite slope."""
+    X = X.astype(np.float64)
+
+    def loss(v):
+        s = X @ v
+        return float(np.sum(np.logaddexp(0.0, s) - y * s) + 0.5 * l2 * v @ v)
+
     w = init.astype(np.float64).copy()
+    w[0] = min(max(w[0], 0.05), max_first)
+    now = loss(w)
     for _ in range(steps):
         p = 1 / (1 + np.exp(-np.clip(X @ w, -30, 30)))
         g = X.T @ (p - y) + l2 * w
         H = (X * (p * (1 - p) + 1e-6)[:, None]).T @ X + l2 * np.eye(len(w))
         step = np.linalg.solve(H, g)
-        w -= step
-        w[0] = max(w[0], 0.05)
-        if np.abs(step).sum() < 1e-7:
+        t = 1.0
+        while t > 1e-6:
+            cand = w - t * step
+            cand[0] = min(max(cand[0], 0.05), max_first)
+            new = loss(cand)
+            if new <= now:
+                break
+            t /= 2
+        else:
+            break  # no step lowers the loss: at the optimum (within rounding)
+        moved = np.abs(cand - w).sum()
+        w, now = cand, new
+        if moved < 1e-7:
             break
     return w
 
 
 def fit_platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(a, b) of the calibrated probability sigmoid(a z + b) for one label."""
-    if y.sum() == 0 or y.sum() == len(y):
+    """(a, b) of the calibrated probability sigmoid(a z + b) for one label.
+
+    Fitted to Platt's smoothed targets, (n+ + 1) / (n+ + 2) for positives and 1 / (n- + 2) for
+    negatives, not to 0 and 1, with the slope at most 10 (the fits that converge give 0.8-1.2):
+    where the model separates a label's calibration items perfectly (off_platform_diversion, 193
+    positives) the 0/1 fit has no optimum and the Newton steps ran off to a = 1,600-88,000 (ft13,
+    a seed-7 build, a 12-layer one): a score that jumps from 0 to 1 and, refitted on logits 2e-5
+    apart (ONNX Runtime), b = +28,000: every sentence flagged, so the false-positive rule pushed
+    every threshold to 0.999 (session 17)."""
+    n_pos = float(y.sum())
+    if n_pos == 0 or n_pos == len(y):
         return 1.0, 0.0
-    a, b = fit_logit(np.stack([z, np.ones_like(z)], 1), y, np.array([1.0, 0.0]))
+    target = np.where(y > 0, (n_pos + 1) / (n_pos + 2), 1 / (len(y) - n_pos + 2))
+    a, b = fit_logit(np.stack([z, np.ones_like(z)], 1), target, np.array([1.0, 0.0]))
     return float(a), float(b)
 
 

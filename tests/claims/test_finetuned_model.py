@@ -487,3 +487,27 @@ def test_a_new_calibration_recalibrates_the_built_weights_instead_of_training_ag
     assert staleness(manifest, expected_inputs(shift)) == ([], False)
     assert side["thresholds"]["fake_price"] >= 0.5  # the shift rule's floor
     assert any("recalibrated" in m for m in said)
+
+
+def test_platt_scaling_stays_put_where_the_model_almost_separates_a_label():
+    """Session 17: off_platform_diversion's 193 calibration positives sat far above nearly every
+    lawful item; the plain Newton fit ran off (slopes of 1,600-88,000, and on logits 2e-5 apart
+    an intercept of +28,000 that flagged everything). The fit must land on a sensible sigmoid, the
+    same one for logits that differ by rounding, and keep a finite slope on separable data."""
+    from claims.finetune import fit_platt
+
+    rng = np.random.default_rng(0)
+    z = np.r_[rng.normal(-7.5, 1.8, 4460), rng.normal(6.0, 2.0, 193)]
+    y = np.r_[np.zeros(4460), np.ones(193)]
+    a, b = fit_platt(z, y)
+    a2, b2 = fit_platt(z + rng.normal(0, 2e-5, len(z)), y)
+    assert abs(a - a2) < 1e-3 and abs(b - b2) < 1e-3
+    assert 0.5 < a < 3
+    p = 1 / (1 + np.exp(-(a * z + b)))
+    assert p[y == 0].mean() < 0.01 and p[y > 0].mean() > 0.9
+
+    z = np.r_[rng.uniform(-9, -1, 500), rng.uniform(1, 9, 50)]  # perfectly separated
+    y = np.r_[np.zeros(500), np.ones(50)]
+    a, b = fit_platt(z, y)
+    assert 0.05 <= a <= 10
+    assert 0.01 < 1 / (1 + np.exp(-b)) < 0.99  # the step sits in the gap, not at either end
