@@ -29,8 +29,8 @@ RECIPE = "ft13"  # bump when the training code, its default options or the corpu
 # Bump when claims.finetune.calibrate changes what it gives: a build whose training inputs still
 # match is then recalibrated from its saved weights (a minute), not trained again.
 # c2: threshold_rule "shift" (chosen on dev writers w53-w56 in session 12; docs/claims.md); c3 (session 17): Platt
-# scaling fitted with smoothed targets and damped Newton steps (claims.finetune.fit_platt), where c2's fit could run
-# off on a label the model separates almost perfectly
+# scaling fitted with smoothed targets and damped Newton steps (claims.finetune.fit_platt), where c2's undamped fit
+# ran off on a label the model scores far apart from lawful talk
 CALIBRATION = "c3"
 # What findings call the default model: the recipe, and the calibration once it is not the first.
 VERSION = RECIPE if CALIBRATION == "c1" else f"{RECIPE}.{CALIBRATION}"

@@ -156,7 +156,6 @@ def train_net(items: Sequence[EvalItem], opts: FinetuneOptions, ckpt, tokenizer,
     lengths = enc.mask.sum(1)
     Y = torch.from_numpy(_label_matrix(items, labels))
     pos = Y.sum(0)
-
     pos_weight = torch.clamp((len(items) - pos) / torch.clamp(pos, min=1), 1.0, opts.pos_weight_cap)
     net = new_claims_net(ckpt, labels, opts.layers)
     bf16 = opts.bf16 and cpu_has_bf16()
@@ -290,12 +289,14 @@ def fit_platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(a, b) of the calibrated probability sigmoid(a z + b) for one label.
 
     Fitted to Platt's smoothed targets, (n+ + 1) / (n+ + 2) for positives and 1 / (n- + 2) for
-    negatives, not to 0 and 1, with the slope at most 10 (the fits that converge give 0.8-1.2):
-    where the model separates a label's calibration items perfectly (off_platform_diversion, 193
-    positives) the 0/1 fit has no optimum and the Newton steps ran off to a = 1,600-88,000 (ft13,
-    a seed-7 build, a 12-layer one): a score that jumps from 0 to 1 and, refitted on logits 2e-5
-    apart (ONNX Runtime), b = +28,000: every sentence flagged, so the false-positive rule pushed
-    every threshold to 0.999 (session 17)."""
+    negatives, by damped Newton steps (fit_logit), with the slope at most 10 (the fits give
+    0.8-1.2). Until calibration c3 the steps were undamped on 0/1 targets, and on
+    off_platform_diversion, whose 193 calibration positives sit far above nearly every lawful item,
+    they overshot into the sigmoid's flat tails and ran off: a = 1,600-88,000 (ft13, a seed-7 build,
+    a 12-layer one), a score that jumped from 0 to 1, and on logits 2e-5 apart (ONNX Runtime)
+    b = +28,000: every sentence flagged, so the false-positive rule pushed every threshold to 0.999
+    (session 17).
+    """
     n_pos = float(y.sum())
     if n_pos == 0 or n_pos == len(y):
         return 1.0, 0.0

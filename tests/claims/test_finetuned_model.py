@@ -491,9 +491,10 @@ def test_a_new_calibration_recalibrates_the_built_weights_instead_of_training_ag
 
 def test_platt_scaling_stays_put_where_the_model_almost_separates_a_label():
     """Session 17: off_platform_diversion's 193 calibration positives sat far above nearly every
-    lawful item; the plain Newton fit ran off (slopes of 1,600-88,000, and on logits 2e-5 apart
-    an intercept of +28,000 that flagged everything). The fit must land on a sensible sigmoid, the
-    same one for logits that differ by rounding, and keep a finite slope on separable data."""
+    lawful item; the undamped Newton fit ran off (slopes of 1,600-88,000, and on logits 2e-5 apart
+    an intercept of +28,000 that flagged everything; on the data below: slopes 4-5.5, intercepts
+    -1.7 to +6.2). The fit must land on a sensible sigmoid, the same one for logits that differ by
+    rounding, and keep a finite slope on separable data."""
     from claims.finetune import fit_platt
 
     rng = np.random.default_rng(0)
