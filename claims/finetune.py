@@ -89,6 +89,11 @@ class FinetuneOptions:
         if self.threshold_rule not in ("greedy", "shift"):
             raise ValueError(f"threshold_rule {self.threshold_rule!r} must be 'greedy' or 'shift'")
 
+    @classmethod
+    def of_build(cls, meta: dict) -> "FinetuneOptions":
+        """The options a build's sidecar records; fields it has that this version lacks are left out."""
+        return cls(**{k: v for k, v in (meta.get("options") or {}).items() if k in cls.__dataclass_fields__})
+
 
 # The options that only the calibration reads: changing them recalibrates a built model (about a
 # minute) instead of training it again (20-76 minutes).

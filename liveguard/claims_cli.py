@@ -273,7 +273,7 @@ def _train_finetuned(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     """Calibrate a fine-tuned model again (Platt scaling, thresholds, rule veto) on the corpus's
     calibration split, keeping its weights: another target FPR or threshold rule in a minute."""
-    from dataclasses import fields, replace
+    from dataclasses import replace
 
     from claims.build_model import claims_model_dir, recalibrate
     from claims.finetune import FinetuneOptions
@@ -286,8 +286,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if out.resolve() == claims_model_dir().resolve():
         raise ConfigError(f"{out} is the cached default model; copy it and calibrate the copy")
     meta = verified_meta(out)
-    known = {f.name for f in fields(FinetuneOptions)}
-    opts = FinetuneOptions(**{k: v for k, v in (meta.get("options") or {}).items() if k in known})
+    opts = FinetuneOptions.of_build(meta)
     changes = {k: v for k, v in (("target_fpr", args.target_fpr), ("fpr_scope", args.fpr_scope),
                                  ("threshold_rule", args.threshold_rule)) if v is not None}
     if not (out / "manifest.json").exists():  # a model of one's own (claims train --out) has no manifest

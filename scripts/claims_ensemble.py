@@ -44,7 +44,7 @@ def _load(dirs):
     nets, metas = [], []
     for d in dirs:
         net, meta = load_claims_net(d, ckpt)
-        if list(meta["labels"]) != list(metas[0]["labels"] if metas else meta["labels"]):
+        if metas and list(meta["labels"]) != list(metas[0]["labels"]):
             raise SystemExit(f"{d}: other labels than {dirs[0]}")
         nets.append(ort_net(net, d) if ort_available() else net)
         metas.append(meta)
@@ -59,7 +59,7 @@ def run(args) -> int:
     from liveguard.claims_report import format_report, run_report
 
     net, tok, metas = _load(args.model_dir)
-    opts = FinetuneOptions(**{k: v for k, v in metas[0]["options"].items() if k in FinetuneOptions.__dataclass_fields__})
+    opts = FinetuneOptions.of_build(metas[0])
     rules = RuleDetector(RuleSet.load_default())
     cal = calibrate(net, tok, items("calib"), rules, opts)
     meta = {**metas[0], **cal, "name": f"mean-of-{len(metas)}", "version": "x"}
